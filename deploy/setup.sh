@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Sandgate setup: installs what a fresh Debian 12 machine lacks, builds, and
+# then either runs the gateway on its embedded defaults or runs every test.
+#
+#   deploy/setup.sh run     install + build + run the main job (embedded defaults)
+#   deploy/setup.sh test    install + build + run the whole test suite
+#   deploy/setup.sh deps    install the packages only
+#   deploy/setup.sh build   install + build only
+#
+# Environment: BUILD_DIR (default build), SANITIZE=1 to also build and run the
+# unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (CI does).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+
+# Build and runtime dependencies, then the real tools the tests build fixtures with.
+PACKAGES=(
+  g++ meson ninja-build pkg-config cmake
+  libpoco-dev libarchive-dev libmagic-dev libmagic-mgc libssl-dev doctest-dev
+  libyaml-cpp-dev libyara-dev
+  python3 file zip unzip 7zip genisoimage xorriso cpio gcab lhasa
+  gzip bzip2 xz-utils zstd lz4 lzip
+)
+
+install_deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "setup: installing ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    meson setup "$BUILD_DIR" . >/dev/null
+  fi
+  ninja -C "$BUILD_DIR"
+}
+
+# Prints the closing line CI reads ("N passed, N failed") from meson's log.
+summarise() {
+  python3 - "$@" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for log in sys.argv[1:]:
+    for line in open(log):
+        r = json.loads(line)
+        res = r.get("result")
+        if res in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif res == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+            print("FAILED:", r.get("name"), res)
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+}
+
+run_tests() {
+  local logs=() status=0
+  meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 || status=1
+  logs+=("$BUILD_DIR/meson-logs/testlog.json")
+  if [ "${SANITIZE:-0}" = 1 ]; then
+    local asan="${BUILD_DIR}-asan"
+    if [ ! -f "$asan/build.ninja" ]; then
+      meson setup "$asan" . -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dbuildtype=debug >/dev/null
+    fi
+    ninja -C "$asan"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      meson test -C "$asan" --print-errorlogs --num-processes 2 --suite unpack --suite analyzers \
+      --suite policies --suite gateway --suite e2e || status=1
+    logs+=("$asan/meson-logs/testlog.json")
+  fi
+  summarise "${logs[@]}"
+  return $status
+}
+
+demo() {
+  # A demo input: an offer letter and a disguised executable in a zip.
+  local dir=var/demo
+  mkdir -p "$dir"
+  printf 'Dear candidate,\nplease find our offer attached.\n' > "$dir/letter.txt"
+  python3 - "$dir/Job_offer.pdf.exe" <<'PY'
+import struct, sys
+pe = bytearray(1024)
+pe[0:2] = b"MZ"; struct.pack_into("<I", pe, 0x3c, 0x80)
+pe[0x80:0x84] = b"PE\0\0"
+struct.pack_into("<HHIIIHH", pe, 0x84, 0x8664, 1, 0, 0, 0, 0xF0, 0x22)
+struct.pack_into("<H", pe, 0x98, 0x20B)
+open(sys.argv[1], "wb").write(pe)
+PY
+  rm -f "$dir/offer.zip"
+  (cd "$dir" && zip -q offer.zip letter.txt Job_offer.pdf.exe)
+  echo "setup: scanning $dir/letter.txt and $dir/offer.zip with the built-in policy" >&2
+  "$BUILD_DIR/gateway/sandgate" scan "$dir/letter.txt" "$dir/offer.zip" || true
+}
+
+case "${1:-}" in
+  deps) install_deps ;;
+  build) install_deps; build ;;
+  run) install_deps; build; demo ;;
+  test) install_deps; build; run_tests ;;
+  *) echo "usage: $0 run|test|deps|build" >&2; exit 2 ;;
+esac

@@ -1,0 +1,429 @@
+// The scan engine. Builds the object tree depth-first: each object is typed,
+// analysed, then unpacked; every child is processed completely (and its bytes
+// released) before the next sibling is read, so scratch space and memory stay
+// bounded by the limits, not by the submission.
+//
+// Limits are enforced while bytes are produced (ChildSink::write), not after:
+// a bomb stops at the first block past a limit.
+#include "gateway/engine.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <Poco/UUIDGenerator.h>
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <set>
+
+#include "analyzers/analyzer.h"
+#include "unpack/type_detect.h"
+#include "unpack/unpacker.h"
+
+namespace sandgate {
+
+SANDGATE_DECLARE_FINDINGS({
+    {"engine.error", Severity::high, "the engine failed on this object: it was not fully inspected"},
+    {"limits.depth", Severity::medium, "a container is nested deeper than the depth limit"},
+    {"limits.objects", Severity::medium, "the submission holds more objects than the limit"},
+    {"limits.total_bytes", Severity::medium, "the unpacked bytes exceed the total limit"},
+    {"limits.object_bytes", Severity::medium, "one unpacked object exceeds the size limit"},
+    {"limits.ratio", Severity::medium, "a container expands beyond the compression ratio limit"},
+    {"limits.time", Severity::medium, "the scan ran out of time"},
+});
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Incremental SHA-256, SHA-1 and MD5 in one pass.
+class Hashes {
+ public:
+  Hashes() {
+    for (int i = 0; i < 3; ++i) ctx_[i] = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx_[0], EVP_sha256(), nullptr);
+    EVP_DigestInit_ex(ctx_[1], EVP_sha1(), nullptr);
+    EVP_DigestInit_ex(ctx_[2], EVP_md5(), nullptr);
+  }
+  ~Hashes() {
+    for (auto* c : ctx_) EVP_MD_CTX_free(c);
+  }
+  Hashes(const Hashes&) = delete;
+  Hashes& operator=(const Hashes&) = delete;
+  void update(const void* data, size_t n) {
+    for (auto* c : ctx_) EVP_DigestUpdate(c, data, n);
+  }
+  void finish(Object& obj) {
+    obj.sha256 = hex(ctx_[0]);
+    obj.sha1 = hex(ctx_[1]);
+    obj.md5 = hex(ctx_[2]);
+  }
+
+ private:
+  static std::string hex(EVP_MD_CTX* c) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(c, md, &n);
+    static const char* digits = "0123456789abcdef";
+    std::string out(n * 2, '0');
+    for (unsigned i = 0; i < n; ++i) {
+      out[2 * i] = digits[md[i] >> 4];
+      out[2 * i + 1] = digits[md[i] & 15];
+    }
+    return out;
+  }
+  EVP_MD_CTX* ctx_[3];
+};
+
+std::string join_path(const std::string& parent, const std::string& name) {
+  return parent.empty() ? name : parent + "/" + name;
+}
+
+struct ScanState {
+  Limits limits;
+  Clock::time_point deadline;
+  ScanOptions options;
+  std::deque<Object> objects;  // deque: references stay valid while children are appended
+  std::vector<std::unique_ptr<Analyzer>> analyzers;
+  uint64_t total_bytes = 0;
+  bool stopped = false;  // a submission-wide limit was hit
+  std::set<std::string> limits_seen;
+  std::vector<std::string> limits_hit;
+
+  bool out_of_time() {
+    if (stopped) return true;
+    if (Clock::now() < deadline) return false;
+    hit_limit(0, "limits.time", "scan exceeded " + std::to_string(limits.max_seconds) + " s");
+    stopped = true;
+    return true;
+  }
+
+  // Records a limit finding on object idx (once per object and id).
+  void hit_limit(size_t idx, const std::string& id, std::string message) {
+    Object& obj = objects[idx];
+    if (!obj.has_finding(id)) obj.findings.push_back(make_finding(id, std::move(message)));
+    if (limits_seen.insert(id).second) limits_hit.push_back(id);
+  }
+
+  void process(size_t idx);
+};
+
+// Where a child's bytes go while they are produced: memory up to a threshold,
+// then an unlinked scratch file. Also hashes and enforces the byte limits.
+class ChildSink final : public ChildWriter {
+ public:
+  static constexpr size_t kMemoryLimit = 1 << 20;
+
+  ChildSink(ScanState& state, size_t parent, ChildInfo info, uint64_t* container_output,
+            bool* container_stopped)
+      : state_(state),
+        parent_(parent),
+        info_(std::move(info)),
+        container_output_(container_output),
+        container_stopped_(container_stopped) {}
+
+  ~ChildSink() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  bool write(const void* data, size_t n) override {
+    if (blocked_) return false;
+    if (state_.out_of_time()) return block();
+    const Limits& lim = state_.limits;
+    uint64_t room = lim.max_object_bytes - size_;
+    bool cut = false;
+    if (n > room) {
+      n = static_cast<size_t>(room);
+      cut = true;
+    }
+    if (state_.total_bytes + n > lim.max_total_bytes) {
+      state_.hit_limit(parent_, "limits.total_bytes",
+                       "unpacked bytes exceed " + std::to_string(lim.max_total_bytes));
+      state_.stopped = true;
+      truncated_ = true;
+      return block();
+    }
+    uint64_t produced = *container_output_ + n;
+    const Object& container = state_.objects[parent_];
+    if (produced > lim.ratio_slack_bytes &&
+        static_cast<double>(produced) > lim.max_ratio * static_cast<double>(container.size)) {
+      state_.hit_limit(parent_, "limits.ratio",
+                       "expands beyond " + std::to_string(static_cast<int>(lim.max_ratio)) +
+                           "x its " + std::to_string(container.size) + " bytes");
+      *container_stopped_ = true;
+      truncated_ = true;
+      return block();
+    }
+    if (!append(data, n)) return block();
+    *container_output_ = produced;
+    state_.total_bytes += n;
+    if (cut) {
+      truncated_ = true;
+      findings_.push_back(make_finding(
+          "limits.object_bytes", "object cut at " + std::to_string(lim.max_object_bytes) + " bytes"));
+      if (state_.limits_seen.insert("limits.object_bytes").second)
+        state_.limits_hit.push_back("limits.object_bytes");
+      return block();
+    }
+    return true;
+  }
+
+  void add_finding(Finding f) override { findings_.push_back(std::move(f)); }
+
+  void finish() override {
+    if (finished_) return;
+    finished_ = true;
+    Object child;
+    child.parent = static_cast<int>(parent_);
+    const Object& parent = state_.objects[parent_];
+    child.depth = parent.depth + 1;
+    child.name = info_.name;
+    child.path = join_path(parent.path, info_.name);
+    child.declared_mime = info_.declared_mime;
+    child.encrypted = info_.encrypted;
+    child.truncated = truncated_;
+    child.size = size_;
+    hashes_.finish(child);
+    child.findings = std::move(findings_);
+    if (fd_ >= 0) {
+      std::string err;
+      child.bytes = open_fd_source(err);
+      if (!child.bytes) child.findings.push_back(make_finding("engine.error", "scratch file: " + err));
+    } else {
+      child.bytes = memory_source(std::move(memory_));
+    }
+    if (!child.bytes) child.bytes = memory_source({});
+    state_.objects.push_back(std::move(child));
+    state_.process(state_.objects.size() - 1);
+  }
+
+ private:
+  bool block() {
+    blocked_ = true;
+    return false;
+  }
+
+  bool append(const void* data, size_t n) {
+    hashes_.update(data, n);
+    size_ += n;
+    if (fd_ < 0 && memory_.size() + n <= kMemoryLimit) {
+      memory_.append(static_cast<const char*>(data), n);
+      return true;
+    }
+    if (fd_ < 0 && !spill()) return false;
+    const char* p = static_cast<const char*>(data);
+    while (n > 0) {
+      ssize_t w = ::write(fd_, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        findings_.push_back(make_finding("engine.error", "cannot write scratch file",
+                                         std::strerror(errno)));
+        return false;
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    return true;
+  }
+
+  bool spill() {
+    std::string dir = state_.options.scratch_dir;
+    if (dir.empty()) {
+      const char* tmp = ::getenv("TMPDIR");
+      dir = tmp && *tmp ? tmp : "/tmp";
+    }
+    std::string tmpl = dir + "/sandgate-XXXXXX";
+    fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd_ < 0) {
+      findings_.push_back(make_finding("engine.error", "cannot create scratch file in " + dir,
+                                       std::strerror(errno)));
+      return false;
+    }
+    ::unlink(tmpl.c_str());  // the open descriptor keeps it; nothing is left behind
+    std::string pending = std::move(memory_);
+    memory_.clear();
+    const char* p = pending.data();
+    size_t n = pending.size();
+    while (n > 0) {
+      ssize_t w = ::write(fd_, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return false;
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    return true;
+  }
+
+  ByteSourcePtr open_fd_source(std::string& err) {
+    // Re-open through /proc so the source owns its own descriptor.
+    std::string path = "/proc/self/fd/" + std::to_string(fd_);
+    return open_file_source(path, &err);
+  }
+
+  ScanState& state_;
+  size_t parent_;
+  ChildInfo info_;
+  uint64_t* container_output_;
+  bool* container_stopped_;
+  Hashes hashes_;
+  std::string memory_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  bool blocked_ = false;
+  bool truncated_ = false;
+  bool finished_ = false;
+  std::vector<Finding> findings_;
+};
+
+class Context final : public UnpackContext {
+ public:
+  Context(ScanState& state, size_t idx) : state_(state), idx_(idx) {}
+
+  std::unique_ptr<ChildWriter> begin_child(ChildInfo info) override {
+    if (should_stop()) return nullptr;
+    if (state_.objects.size() >= state_.limits.max_objects) {
+      state_.hit_limit(idx_, "limits.objects",
+                       "more than " + std::to_string(state_.limits.max_objects) + " objects");
+      state_.stopped = true;
+      return nullptr;
+    }
+    return std::make_unique<ChildSink>(state_, idx_, std::move(info), &output_, &stopped_);
+  }
+
+  bool emit_child(ChildInfo info, ByteSourcePtr bytes) override {
+    auto child = begin_child(std::move(info));
+    if (!child) return false;
+    SourceStream in(std::move(bytes));
+    for (;;) {
+      auto chunk = in.next_chunk();
+      if (chunk.empty()) break;
+      if (!child->write(chunk.data(), chunk.size())) break;
+    }
+    child->finish();
+    return !should_stop();
+  }
+
+  void add_finding(Finding f) override {
+    Object& obj = state_.objects[idx_];
+    if (f.id.starts_with("limits.") && state_.limits_seen.insert(f.id).second)
+      state_.limits_hit.push_back(f.id);
+    obj.findings.push_back(std::move(f));
+  }
+
+  bool should_stop() const override { return stopped_ || state_.out_of_time(); }
+  const Limits& limits() const override { return state_.limits; }
+
+  bool account_output(uint64_t n) override {
+    output_ += n;
+    const Object& obj = state_.objects[idx_];
+    if (output_ > state_.limits.ratio_slack_bytes &&
+        static_cast<double>(output_) > state_.limits.max_ratio * static_cast<double>(obj.size)) {
+      state_.hit_limit(idx_, "limits.ratio", "expands beyond the ratio limit");
+      stopped_ = true;
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  ScanState& state_;
+  size_t idx_;
+  uint64_t output_ = 0;
+  bool stopped_ = false;
+};
+
+void ScanState::process(size_t idx) {
+  Object& obj = objects[idx];
+  obj.index = static_cast<int>(idx);
+  try {
+    obj.type = detect_type(*obj.bytes);
+  } catch (const std::exception& e) {
+    obj.findings.push_back(make_finding("engine.error", "type detection failed", e.what()));
+  }
+  if (obj.encrypted && obj.size == 0) obj.type = TypeInfo{};
+  for (auto& analyzer : analyzers) {
+    try {
+      analyzer->analyze(obj);
+    } catch (const std::exception& e) {
+      obj.findings.push_back(make_finding(
+          "engine.error", std::string("analyzer ") + std::string(analyzer->name()) + " failed",
+          e.what()));
+    }
+  }
+  auto unpacker = UnpackerRegistry::instance().create(obj.type.label);
+  if (unpacker && !obj.encrypted) {
+    if (obj.depth >= limits.max_depth) {
+      hit_limit(idx, "limits.depth",
+                "not unpacked: nested " + std::to_string(obj.depth) + " levels deep");
+    } else if (obj.truncated) {
+      obj.findings.push_back(make_finding("unpack.error", "container was cut short by a limit"));
+    } else if (!out_of_time()) {
+      Context ctx(*this, idx);
+      try {
+        unpacker->unpack(objects[idx], ctx);
+      } catch (const std::exception& e) {
+        objects[idx].findings.push_back(
+            make_finding("unpack.error", std::string(unpacker->name()) + " failed", e.what()));
+      } catch (...) {
+        objects[idx].findings.push_back(
+            make_finding("unpack.error", std::string(unpacker->name()) + " failed"));
+      }
+    }
+  }
+  if (!options.keep_bytes) objects[idx].bytes.reset();
+}
+
+std::string base_name(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+Report scan_submission(const Submission& submission, const Policy& policy,
+                       const ScanOptions& options) {
+  auto started = Clock::now();
+  Report report;
+  report.id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+
+  ScanState state;
+  state.limits = policy.limits_for(submission.facts);
+  state.deadline = started + std::chrono::milliseconds(
+                                 static_cast<int64_t>(state.limits.max_seconds * 1000.0));
+  state.options = options;
+  state.analyzers = AnalyzerRegistry::instance().create_all();
+
+  Object root;
+  root.name = submission.name.empty() ? base_name(submission.spool_path) : submission.name;
+  root.path = root.name;
+  root.declared_mime = submission.facts.declared_mime;
+  std::string error;
+  root.bytes = open_file_source(submission.spool_path, &error);
+  if (!root.bytes) {
+    root.findings.push_back(make_finding("engine.error", "cannot read submission", error));
+    state.objects.push_back(std::move(root));
+  } else {
+    root.size = root.bytes->size();
+    Hashes hashes;
+    SourceStream in(root.bytes);
+    for (auto chunk = in.next_chunk(1 << 20); !chunk.empty(); chunk = in.next_chunk(1 << 20))
+      hashes.update(chunk.data(), chunk.size());
+    hashes.finish(root);
+    state.objects.push_back(std::move(root));
+    state.process(0);
+  }
+
+  report.objects.assign(std::make_move_iterator(state.objects.begin()),
+                        std::make_move_iterator(state.objects.end()));
+  report.limits_hit = std::move(state.limits_hit);
+  report.decision = policy.decide(report.objects, submission.facts);
+  report.duration_ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  return report;
+}
+
+}  // namespace sandgate

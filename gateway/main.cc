@@ -1,0 +1,19 @@
+// sandgate: the entry point. Everything happens in run_cli; nothing escapes as
+// an uncaught exception or a stack trace.
+#include <exception>
+#include <iostream>
+
+#include "gateway/cli.h"
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  try {
+    return sandgate::run_cli(std::vector<std::string>(argv + 1, argv + argc), std::cout,
+                             std::cerr);
+  } catch (const std::exception& e) {
+    std::cerr << "sandgate: internal error: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "sandgate: internal error\n";
+  }
+  return 2;
+}

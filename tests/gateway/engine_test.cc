@@ -1,0 +1,195 @@
+// Engine tests: the object tree, hashes, limits and fail-closed behaviour, on
+// archives written by libarchive at test time.
+#include <doctest/doctest.h>
+#include <openssl/sha.h>
+
+#include <cstdio>
+
+#include "gateway/engine.h"
+#include "policies/builtin_policy.h"
+#include "test_archives.h"
+
+using namespace sandgate;
+using namespace sandgate::testing;
+
+namespace {
+
+std::string sha256_hex(const std::string& s) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
+  std::string out;
+  char buf[3];
+  for (unsigned char c : md) {
+    std::snprintf(buf, sizeof buf, "%02x", c);
+    out += buf;
+  }
+  return out;
+}
+
+Report scan_bytes(const std::string& name, const std::string& bytes, Limits limits = {}) {
+  std::string path = write_temp(name, bytes);
+  Submission sub;
+  sub.spool_path = path;
+  sub.name = name;
+  Report r = scan_submission(sub, BuiltinPolicy(limits));
+  std::remove(path.c_str());
+  return r;
+}
+
+const Object* find(const Report& r, const std::string& path) {
+  for (const auto& o : r.objects)
+    if (o.path == path) return &o;
+  return nullptr;
+}
+
+bool has(const Object* o, const std::string& id) { return o && o->has_finding(id); }
+
+}  // namespace
+
+TEST_CASE("a tar holding a disguised executable is unpacked, typed, hashed and quarantined") {
+  std::string pe = make_pe();
+  std::string text = "Dear candidate, please find the offer attached.\n";
+  std::string tar = make_archive(ARCHIVE_FORMAT_TAR_USTAR, ARCHIVE_FILTER_NONE,
+                                 {{"letter.txt", text}, {"docs/Job.pdf.exe", pe}});
+  Report r = scan_bytes("offer.tar", tar);
+  REQUIRE(r.objects.size() == 3);
+  CHECK(r.objects[0].path == "offer.tar");
+  CHECK(r.objects[0].type.label == "tar");
+  CHECK(r.objects[0].sha256 == sha256_hex(tar));
+  CHECK(r.objects[1].path == "offer.tar/letter.txt");
+  CHECK(r.objects[1].depth == 1);
+  CHECK(r.objects[1].parent == 0);
+  CHECK(r.objects[1].sha256 == sha256_hex(text));
+  CHECK(r.objects[1].type.label == "text");
+  const Object* exe = find(r, "offer.tar/docs/Job.pdf.exe");
+  REQUIRE(exe);
+  CHECK(exe->type.label == "pe");
+  CHECK(exe->size == pe.size());
+  CHECK(exe->sha256 == sha256_hex(pe));
+  CHECK(exe->md5.size() == 32);
+  CHECK(exe->sha1.size() == 40);
+  CHECK(has(exe, "type.executable"));
+  CHECK(has(exe, "name.double_extension"));
+  CHECK_FALSE(r.decision.verdict_pass());
+  bool named = false;
+  for (const auto& reason : r.decision.reasons)
+    named |= reason.object == exe->path && reason.finding == "type.executable";
+  CHECK(named);
+}
+
+TEST_CASE("nested containers are unpacked to the leaves in pre-order") {
+  std::string inner = make_archive(ARCHIVE_FORMAT_ZIP, ARCHIVE_FILTER_NONE,
+                                   {{"a.txt", "alpha\n"}, {"b.txt", "beta\n"}});
+  std::string outer = make_archive(ARCHIVE_FORMAT_TAR_USTAR, ARCHIVE_FILTER_GZIP,
+                                   {{"in.zip", inner}, {"c.txt", "gamma\n"}});
+  Report r = scan_bytes("x.tar.gz", outer);
+  std::vector<std::string> paths;
+  for (const auto& o : r.objects) paths.push_back(o.path + "@" + std::to_string(o.depth));
+  std::vector<std::string> want = {"x.tar.gz@0", "x.tar.gz/x.tar@1", "x.tar.gz/x.tar/in.zip@2",
+                                   "x.tar.gz/x.tar/in.zip/a.txt@3",
+                                   "x.tar.gz/x.tar/in.zip/b.txt@3", "x.tar.gz/x.tar/c.txt@2"};
+  CHECK(paths == want);
+  CHECK(r.objects[0].type.label == "gzip");
+  CHECK(r.objects[2].type.label == "zip");
+  CHECK(r.decision.verdict_pass());
+  CHECK(r.limits_hit.empty());
+}
+
+TEST_CASE("the depth limit stops unpacking with a finding") {
+  std::string level = "leaf\n";
+  level = make_archive(ARCHIVE_FORMAT_ZIP, ARCHIVE_FILTER_NONE, {{"l.txt", level}});
+  for (int i = 0; i < 4; ++i)
+    level = make_archive(ARCHIVE_FORMAT_ZIP, ARCHIVE_FILTER_NONE, {{"n.zip", level}});
+  Limits lim;
+  lim.max_depth = 2;
+  Report r = scan_bytes("deep.zip", level, lim);
+  CHECK(r.objects.size() == 3);
+  CHECK(has(&r.objects[2], "limits.depth"));
+  CHECK(r.limits_hit == std::vector<std::string>{"limits.depth"});
+  CHECK_FALSE(r.decision.verdict_pass());
+}
+
+TEST_CASE("the object count limit stops unpacking") {
+  Entries many;
+  for (int i = 0; i < 50; ++i) many.push_back({"f" + std::to_string(i) + ".txt", "x\n"});
+  Limits lim;
+  lim.max_objects = 10;
+  Report r = scan_bytes("many.zip", make_archive(ARCHIVE_FORMAT_ZIP, ARCHIVE_FILTER_NONE, many), lim);
+  CHECK(r.objects.size() == 10);
+  CHECK(has(&r.objects[0], "limits.objects"));
+  CHECK_FALSE(r.decision.verdict_pass());
+}
+
+TEST_CASE("an object over the size limit is cut and flagged") {
+  std::string big(3 << 20, 'A');
+  Limits lim;
+  lim.max_object_bytes = 1 << 20;
+  Report r = scan_bytes("big.tar", make_archive(ARCHIVE_FORMAT_TAR_USTAR, ARCHIVE_FILTER_NONE,
+                                                {{"big.txt", big}, {"after.txt", "after\n"}}),
+                        lim);
+  const Object* o = find(r, "big.tar/big.txt");
+  REQUIRE(o);
+  CHECK(o->size == (1u << 20));
+  CHECK(o->truncated);
+  CHECK(has(o, "limits.object_bytes"));
+  CHECK(find(r, "big.tar/after.txt"));  // the sibling is still scanned
+  CHECK_FALSE(r.decision.verdict_pass());
+}
+
+TEST_CASE("a high-ratio stream is stopped while decompressing") {
+  std::string zeros(64 << 20, '\0');
+  std::string gz = make_archive(ARCHIVE_FORMAT_RAW, ARCHIVE_FILTER_GZIP, {{"z", zeros}});
+  zeros.clear();
+  Limits lim;
+  lim.max_ratio = 50;
+  lim.ratio_slack_bytes = 1 << 20;
+  Report r = scan_bytes("zeros.gz", gz, lim);
+  CHECK(has(&r.objects[0], "limits.ratio"));
+  REQUIRE(r.objects.size() == 2);
+  CHECK(r.objects[1].size <= static_cast<uint64_t>(50 * gz.size()) + (64 << 10));
+  CHECK(r.objects[1].truncated);
+  CHECK_FALSE(r.decision.verdict_pass());
+}
+
+TEST_CASE("the total bytes limit ends the whole scan") {
+  Entries e;
+  for (int i = 0; i < 8; ++i) e.push_back({"p" + std::to_string(i), std::string(512 << 10, 'a' + i)});
+  Limits lim;
+  lim.max_total_bytes = 1 << 20;
+  Report r = scan_bytes("t.tar", make_archive(ARCHIVE_FORMAT_TAR_USTAR, ARCHIVE_FILTER_NONE, e), lim);
+  CHECK(r.limits_hit == std::vector<std::string>{"limits.total_bytes"});
+  CHECK(r.objects.size() < 9);
+  CHECK_FALSE(r.decision.verdict_pass());
+}
+
+TEST_CASE("a truncated container is an unpack error; what was readable is kept") {
+  Entries e = {{"first.txt", std::string(100000, 'f')}, {"second.txt", std::string(100000, 's')}};
+  std::string tar = make_archive(ARCHIVE_FORMAT_TAR_USTAR, ARCHIVE_FILTER_NONE, e);
+  Report r = scan_bytes("cut.tar", tar.substr(0, 150000));
+  const Object* first = find(r, "cut.tar/first.txt");
+  REQUIRE(first);
+  CHECK(first->size == 100000);
+  CHECK_FALSE(has(first, "unpack.error"));
+  CHECK(has(find(r, "cut.tar/second.txt"), "unpack.error"));
+  CHECK_FALSE(r.decision.verdict_pass());
+}
+
+TEST_CASE("an unreadable submission fails closed") {
+  Submission sub;
+  sub.spool_path = "/nonexistent/sandgate/file";
+  Report r = scan_submission(sub, BuiltinPolicy());
+  REQUIRE(r.objects.size() == 1);
+  CHECK(has(&r.objects[0], "engine.error"));
+  CHECK_FALSE(r.decision.verdict_pass());
+}
+
+TEST_CASE("spilled children (over 1 MiB) keep exact bytes and hashes") {
+  std::string big;
+  for (int i = 0; i < (3 << 20); ++i) big.push_back(static_cast<char>((i * 7) & 0xff));
+  Report r = scan_bytes("spill.tar", make_archive(ARCHIVE_FORMAT_TAR_USTAR, ARCHIVE_FILTER_NONE,
+                                                  {{"big.bin", big}}));
+  const Object* o = find(r, "spill.tar/big.bin");
+  REQUIRE(o);
+  CHECK(o->size == big.size());
+  CHECK(o->sha256 == sha256_hex(big));
+}
