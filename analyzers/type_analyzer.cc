@@ -61,12 +61,27 @@ class TypeAnalyzer final : public Analyzer {
     const std::string& label = obj.type.label;
     if (is_executable_label(label)) {
       obj.findings.push_back(make_finding("type.executable", "content is " + label, obj.path));
+    } else if (runs_as_script(obj)) {
+      // Windows runs a text file named .vbs/.js/.bat... with its script host on a
+      // double-click, whatever the content detector could prove.
+      obj.findings.push_back(make_finding(
+          "type.executable", "text named ." + last_extension(obj.name) + " runs as a script",
+          obj.path));
     }
     check_extension(obj);
     check_declared(obj);
   }
 
  private:
+  static bool runs_as_script(const Object& obj) {
+    static constexpr std::array<std::string_view, 12> kScriptExt = {
+        "js", "jse", "vbs", "vbe", "wsf", "wsh", "hta", "bat", "cmd", "ps1", "psm1", "sct"};
+    if (obj.type.label != "text" && obj.type.label != "html" && obj.type.label != "xml")
+      return false;
+    std::string ext = last_extension(obj.name);
+    return std::find(kScriptExt.begin(), kScriptExt.end(), ext) != kScriptExt.end();
+  }
+
   static void check_extension(Object& obj) {
     std::string ext = last_extension(obj.name);
     if (ext.empty()) return;

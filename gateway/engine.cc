@@ -14,6 +14,7 @@
 
 #include <Poco/UUIDGenerator.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -119,12 +120,13 @@ class ChildSink final : public ChildWriter {
   static constexpr size_t kMemoryLimit = 1 << 20;
 
   ChildSink(ScanState& state, size_t parent, ChildInfo info, uint64_t* container_output,
-            bool* container_stopped)
+            bool* container_stopped, const uint64_t* container_consumed)
       : state_(state),
         parent_(parent),
         info_(std::move(info)),
         container_output_(container_output),
-        container_stopped_(container_stopped) {}
+        container_stopped_(container_stopped),
+        container_consumed_(container_consumed) {}
 
   ~ChildSink() override {
     if (fd_ >= 0) ::close(fd_);
@@ -149,12 +151,30 @@ class ChildSink final : public ChildWriter {
     }
     uint64_t produced = *container_output_ + n;
     const Object& container = state_.objects[parent_];
+    // Judge against what the unpacker has consumed so far when it says (a
+    // stream), else against the whole container.
+    uint64_t input = container.size;
+    if (*container_consumed_ > 0)
+      input = std::min(input, std::max<uint64_t>(*container_consumed_, 64 << 10));
     if (produced > lim.ratio_slack_bytes &&
-        static_cast<double>(produced) > lim.max_ratio * static_cast<double>(container.size)) {
+        static_cast<double>(produced) > lim.max_ratio * static_cast<double>(input)) {
       state_.hit_limit(parent_, "limits.ratio",
                        "expands beyond " + std::to_string(static_cast<int>(lim.max_ratio)) +
                            "x its " + std::to_string(container.size) + " bytes");
       *container_stopped_ = true;
+      truncated_ = true;
+      return block();
+    }
+    // The whole submission is held to the ratio too: a recursive bomb (42.zip)
+    // has a modest ratio at each level but not overall.
+    uint64_t total_after = state_.total_bytes + n;
+    const Object& root = state_.objects[0];
+    if (total_after > lim.ratio_slack_bytes &&
+        static_cast<double>(total_after) > lim.max_ratio * static_cast<double>(root.size)) {
+      state_.hit_limit(0, "limits.ratio",
+                       "the submission expands beyond " +
+                           std::to_string(static_cast<int>(lim.max_ratio)) + "x its size");
+      state_.stopped = true;
       truncated_ = true;
       return block();
     }
@@ -269,6 +289,7 @@ class ChildSink final : public ChildWriter {
   ChildInfo info_;
   uint64_t* container_output_;
   bool* container_stopped_;
+  const uint64_t* container_consumed_;
   Hashes hashes_;
   std::string memory_;
   int fd_ = -1;
@@ -291,7 +312,8 @@ class Context final : public UnpackContext {
       state_.stopped = true;
       return nullptr;
     }
-    return std::make_unique<ChildSink>(state_, idx_, std::move(info), &output_, &stopped_);
+    return std::make_unique<ChildSink>(state_, idx_, std::move(info), &output_, &stopped_,
+                                       &consumed_);
   }
 
   bool emit_child(ChildInfo info, ByteSourcePtr bytes) override {
@@ -315,6 +337,7 @@ class Context final : public UnpackContext {
   }
 
   bool should_stop() const override { return stopped_ || state_.out_of_time(); }
+  void note_input_consumed(uint64_t offset) override { consumed_ = std::max(consumed_, offset); }
   const Limits& limits() const override { return state_.limits; }
 
   bool account_output(uint64_t n) override {
@@ -333,6 +356,7 @@ class Context final : public UnpackContext {
   ScanState& state_;
   size_t idx_;
   uint64_t output_ = 0;
+  uint64_t consumed_ = 0;
   bool stopped_ = false;
 };
 

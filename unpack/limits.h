@@ -12,7 +12,7 @@ struct Limits {
   uint64_t max_objects = 10000;                    // objects in one submission's tree
   uint64_t max_total_bytes = 1024ull << 20;        // unpacked bytes, all objects together
   uint64_t max_object_bytes = 256ull << 20;        // one unpacked object
-  double max_ratio = 200.0;                        // unpacked bytes / container bytes
+  double max_ratio = 100.0;                        // unpacked bytes / container bytes
   uint64_t ratio_slack_bytes = 8ull << 20;         // ratio is only judged past this much output
   double max_seconds = 30.0;                       // wall time for one submission
 };

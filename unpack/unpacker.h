@@ -64,6 +64,12 @@ class UnpackContext {
   // when an unpacker decompresses without emitting (e.g. scanning a stream).
   // Returns false when the ratio limit is hit.
   virtual bool account_output(uint64_t n) = 0;
+  // Tells the engine how far into the container the unpacker has read. The
+  // ratio limit is then judged against the bytes consumed so far, so a
+  // single-stream bomb stops after its first megabytes instead of after
+  // max_ratio times the whole container. Optional; a seekable reader that
+  // jumps around should report its furthest position.
+  virtual void note_input_consumed(uint64_t offset) { (void)offset; }
 };
 
 class Unpacker {

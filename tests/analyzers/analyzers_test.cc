@@ -43,6 +43,11 @@ TEST_CASE("executables are flagged by content, not name") {
   CHECK(analyze("a", "elf").has_finding("type.executable"));
   CHECK(analyze("a", "macho").has_finding("type.executable"));
   CHECK_FALSE(analyze("tool.exe", "text").has_finding("type.executable"));
+  // A text file that Windows hands to a script host on a double-click.
+  CHECK(analyze("invoice.vbs", "text").has_finding("type.executable"));
+  CHECK(analyze("run.HTA", "html").has_finding("type.executable"));
+  CHECK_FALSE(analyze("notes.txt", "text").has_finding("type.executable"));
+  CHECK_FALSE(analyze("photo.js", "png").has_finding("type.executable"));
 }
 
 TEST_CASE("names and declared types that disagree with the content are findings") {

@@ -13,7 +13,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,8 @@ SANDGATE_DECLARE_FINDINGS({
 namespace {
 
 constexpr size_t kBlock = 64 * 1024;
+constexpr int kMaxReopen = 16;
+constexpr uint64_t kSampleBytes = kBlock;
 
 bool is_stream_label(std::string_view label) {
   return label == "gzip" || label == "bzip2" || label == "xz" || label == "zstd" ||
@@ -47,6 +51,7 @@ bool is_zip_family(std::string_view label) {
 // libarchive client callbacks over a ByteSource.
 struct ReadState {
   const ByteSource* src;
+  UnpackContext* ctx;
   uint64_t pos = 0;
   std::vector<char> buf = std::vector<char>(kBlock);
 };
@@ -55,6 +60,7 @@ la_ssize_t read_cb(struct archive*, void* client, const void** out) {
   auto* st = static_cast<ReadState*>(client);
   size_t got = st->src->read_at(st->pos, st->buf.data(), st->buf.size());
   st->pos += got;
+  st->ctx->note_input_consumed(st->pos);
   *out = st->buf.data();
   return static_cast<la_ssize_t>(got);
 }
@@ -113,92 +119,92 @@ std::string stream_child_name(const std::string& parent) {
   return parent.empty() ? std::string("stream") : parent + ".out";
 }
 
-class ArchiveUnpacker final : public Unpacker {
+// One pass of libarchive over a container.
+class Reader {
  public:
-  std::string_view name() const override { return "libarchive"; }
+  // sample: when non-zero, read only this many bytes of each entry.
+  Reader(const Object& obj, UnpackContext& ctx, bool stream, uint64_t sample)
+      : obj_(obj), ctx_(ctx), stream_(stream), sample_(sample), st_{obj.bytes.get(), &ctx} {}
+  ~Reader() {
+    if (a_) archive_read_free(a_);
+  }
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
 
-  void unpack(const Object& obj, UnpackContext& ctx) override {
-    if (is_zip_family(obj.type.label)) check_zip(obj, ctx);
-
-    struct archive* a = archive_read_new();
-    if (!a) {
-      ctx.add_finding(make_finding("unpack.error", "libarchive could not allocate a reader"));
-      return;
+  bool open() {
+    a_ = archive_read_new();
+    if (!a_) {
+      ctx_.add_finding(make_finding("unpack.error", "libarchive could not allocate a reader"));
+      return false;
     }
-    bool stream = is_stream_label(obj.type.label);
-    archive_read_support_filter_all(a);
-    if (stream) {
-      archive_read_support_format_raw(a);
+    archive_read_support_filter_all(a_);
+    if (stream_) {
+      archive_read_support_format_raw(a_);
     } else {
-      archive_read_support_format_all(a);
+      archive_read_support_format_all(a_);
     }
-    ReadState st{obj.bytes.get()};
-    archive_read_set_read_callback(a, read_cb);
-    archive_read_set_seek_callback(a, seek_cb);
-    archive_read_set_skip_callback(a, skip_cb);
-    archive_read_set_callback_data(a, &st);
-    if (archive_read_open1(a) != ARCHIVE_OK) {
-      ctx.add_finding(make_finding("unpack.error", "cannot open " + obj.type.label + " container",
-                                   error_text(a)));
-      archive_read_free(a);
-      return;
+    archive_read_set_read_callback(a_, read_cb);
+    archive_read_set_seek_callback(a_, seek_cb);
+    archive_read_set_skip_callback(a_, skip_cb);
+    archive_read_set_callback_data(a_, &st_);
+    if (archive_read_open1(a_) != ARCHIVE_OK) {
+      ctx_.add_finding(make_finding("unpack.error",
+                                    "cannot open " + obj_.type.label + " container",
+                                    error_text(a_)));
+      return false;
     }
-    read_entries(a, obj, ctx, stream);
-    archive_read_free(a);
+    return true;
   }
 
- private:
-  static void check_zip(const Object& obj, UnpackContext& ctx) {
-    std::string error;
-    auto dir = read_zip_directory(*obj.bytes, static_cast<size_t>(ctx.limits().max_objects), &error);
-    if (!dir) {
-      ctx.add_finding(make_finding("archive.zip.malformed", "zip directory unreadable", error));
-      return;
-    }
-    for (auto& f : check_zip_structure(*obj.bytes, *dir)) ctx.add_finding(std::move(f));
-  }
-
-  static void read_entries(struct archive* a, const Object& obj, UnpackContext& ctx, bool stream) {
-    std::vector<char> buf(kBlock);
-    uint64_t entries = 0;
+  // Reads entries, skipping (by header only) the first `skip`. Returns the
+  // index to resume at after a fatal error inside an entry's data, or nullopt
+  // when this container is done (or must not be read further).
+  std::optional<uint64_t> read_entries(uint64_t skip) {
+    uint64_t index = 0;
     int failures = 0;
     for (;;) {
-      if (ctx.should_stop()) return;
+      if (ctx_.should_stop()) return std::nullopt;
       struct archive_entry* entry = nullptr;
-      int r = archive_read_next_header(a, &entry);
+      int r = archive_read_next_header(a_, &entry);
       if (r == ARCHIVE_EOF) break;
       if (r == ARCHIVE_RETRY && ++failures < 16) continue;
       if (r < ARCHIVE_WARN || entry == nullptr) {
-        ctx.add_finding(make_finding("unpack.error",
-                                     "corrupt " + obj.type.label + " after " +
-                                         std::to_string(entries) + " entries",
-                                     error_text(a)));
-        if (r == ARCHIVE_FATAL || ++failures >= 16) return;
+        ctx_.add_finding(make_finding("unpack.error",
+                                      "corrupt " + obj_.type.label + " after " +
+                                          std::to_string(index) + " entries",
+                                      error_text(a_)));
+        if (r == ARCHIVE_FATAL || ++failures >= 16) return std::nullopt;
         continue;
       }
-      ++entries;
-      if (stream && archive_filter_count(a) <= 1) {
+      ++index;
+      if (index <= skip) continue;
+      if (stream_ && archive_filter_count(a_) <= 1) {
         // Raw format with no decompression filter: the "stream" is the container itself.
-        ctx.add_finding(make_finding("unpack.error", "no decompressor recognised the stream"));
-        return;
+        ctx_.add_finding(make_finding("unpack.error", "no decompressor recognised the stream"));
+        return std::nullopt;
       }
       if (archive_entry_filetype(entry) != AE_IFREG) continue;  // dirs, links, devices
-      if (!read_entry(a, entry, obj, ctx, stream, buf, entries)) return;
+      switch (read_entry(entry, index)) {
+        case EntryResult::next: break;
+        case EntryResult::stop: return std::nullopt;
+        case EntryResult::fatal: return stream_ ? std::nullopt : std::optional<uint64_t>(index);
+      }
     }
-    if (entries == 0 && obj.size > 4096) {
-      ctx.add_finding(make_finding("unpack.no_entries",
-                                   "no entries in a " + std::to_string(obj.size) + "-byte " +
-                                       obj.type.label));
+    if (index == 0 && obj_.size > 4096) {
+      ctx_.add_finding(make_finding("unpack.no_entries",
+                                    "no entries in a " + std::to_string(obj_.size) + "-byte " +
+                                        obj_.type.label));
     }
+    return std::nullopt;
   }
 
-  // Returns false when unpacking must stop.
-  static bool read_entry(struct archive* a, struct archive_entry* entry, const Object& obj,
-                         UnpackContext& ctx, bool stream, std::vector<char>& buf,
-                         uint64_t index) {
+ private:
+  enum class EntryResult { next, stop, fatal };
+
+  EntryResult read_entry(struct archive_entry* entry, uint64_t index) {
     ChildInfo info;
-    if (stream) {
-      info.name = stream_child_name(obj.name.empty() ? obj.path : obj.name);
+    if (stream_) {
+      info.name = stream_child_name(obj_.name.empty() ? obj_.path : obj_.name);
     } else {
       const char* utf8 = archive_entry_pathname_utf8(entry);
       const char* raw = archive_entry_pathname(entry);
@@ -208,34 +214,107 @@ class ArchiveUnpacker final : public Unpacker {
     if (archive_entry_size_is_set(entry)) info.declared_size = archive_entry_size(entry);
     info.encrypted = archive_entry_is_data_encrypted(entry) > 0;
 
-    auto child = ctx.begin_child(info);
-    if (!child) return false;
+    auto child = ctx_.begin_child(info);
+    if (!child) return EntryResult::stop;
     if (info.encrypted) {
       child->add_finding(make_finding("archive.encrypted", "entry is encrypted: " + info.name));
       child->finish();
-      return archive_read_data_skip(a) != ARCHIVE_FATAL;
+      return archive_read_data_skip(a_) == ARCHIVE_FATAL ? EntryResult::fatal : EntryResult::next;
     }
+    uint64_t written = 0;
     for (;;) {
-      la_ssize_t n = archive_read_data(a, buf.data(), buf.size());
+      la_ssize_t n = archive_read_data(a_, buf_.data(), buf_.size());
       if (n == 0) break;
       if (n < 0) {
-        std::string msg = error_text(a);
+        std::string msg = error_text(a_);
         if (is_encryption_error(msg)) {
-          child->add_finding(make_finding("archive.encrypted", "entry is encrypted: " + info.name, msg));
+          child->add_finding(
+              make_finding("archive.encrypted", "entry is encrypted: " + info.name, msg));
         } else if (is_unsupported_error(msg)) {
-          child->add_finding(make_finding("unpack.unsupported",
-                                          "cannot decode entry " + info.name, msg));
+          child->add_finding(
+              make_finding("unpack.unsupported", "cannot decode entry " + info.name, msg));
         } else {
           child->add_finding(make_finding("unpack.error", "cannot read entry " + info.name, msg));
         }
         child->finish();
-        return n != ARCHIVE_FATAL;
+        return n == ARCHIVE_FATAL ? EntryResult::fatal : EntryResult::next;
       }
-      if (!child->write(buf.data(), static_cast<size_t>(n))) break;
+      if (!child->write(buf_.data(), static_cast<size_t>(n))) break;
+      written += static_cast<uint64_t>(n);
+      if (sample_ && written >= sample_) {
+        child->add_finding(make_finding("limits.ratio",
+                                        "part of a bomb: only the first " +
+                                            std::to_string(written) + " bytes were inspected"));
+        break;
+      }
     }
     child->finish();
-    return !ctx.should_stop();
+    return ctx_.should_stop() ? EntryResult::stop : EntryResult::next;
   }
+
+  const Object& obj_;
+  UnpackContext& ctx_;
+  bool stream_;
+  uint64_t sample_;
+  ReadState st_;
+  struct archive* a_ = nullptr;
+  std::vector<char> buf_ = std::vector<char>(kBlock);
+};
+
+class ArchiveUnpacker final : public Unpacker {
+ public:
+  std::string_view name() const override { return "libarchive"; }
+
+  void unpack(const Object& obj, UnpackContext& ctx) override {
+    // A zip whose directory admits to a bomb is only sampled: each entry's
+    // first bytes are read so its name and type are still reported.
+    uint64_t sample = 0;
+    if (is_zip_family(obj.type.label) && !check_zip(obj, ctx)) sample = kSampleBytes;
+    bool stream = is_stream_label(obj.type.label);
+    // A fatal error inside one entry's data (a corrupt deflate stream, say)
+    // leaves libarchive's reader unusable, but the entries after it may be
+    // intact: reopen, skip past the broken entry by headers alone, go on.
+    uint64_t resume_at = 0;
+    for (int pass = 0; pass < kMaxReopen; ++pass) {
+      Reader reader(obj, ctx, stream, sample);
+      if (!reader.open()) return;
+      auto next = reader.read_entries(resume_at);
+      if (!next) return;
+      resume_at = *next;
+    }
+    ctx.add_finding(make_finding("unpack.error", "too many damaged entries; the rest was not read"));
+  }
+
+ private:
+  // Structural checks, then the declared sizes against the ratio limit: a zip
+  // whose directory already admits to a bomb is not inflated in full. Returns
+  // false for such a bomb. (Declared sizes can also lie low; the
+  // engine's streaming limits catch that case.)
+  static bool check_zip(const Object& obj, UnpackContext& ctx) {
+    std::string error;
+    auto dir = read_zip_directory(*obj.bytes, static_cast<size_t>(ctx.limits().max_objects), &error);
+    if (!dir) {
+      ctx.add_finding(make_finding("archive.zip.malformed", "zip directory unreadable", error));
+      return true;  // libarchive may still read the local headers
+    }
+    for (auto& f : check_zip_structure(*obj.bytes, *dir)) ctx.add_finding(std::move(f));
+    const Limits& lim = ctx.limits();
+    uint64_t declared = 0;
+    for (const auto& e : dir->entries) {
+      declared += std::min<uint64_t>(e.uncompressed_size, uint64_t{1} << 48);
+    }
+    double allowed = std::max(static_cast<double>(lim.ratio_slack_bytes),
+                              lim.max_ratio * static_cast<double>(obj.size));
+    if (static_cast<double>(declared) > allowed) {
+      ctx.add_finding(make_finding("limits.ratio",
+                                   "zip directory declares " + std::to_string(declared) +
+                                       " bytes from " + std::to_string(obj.size),
+                                   "entries sampled, not inflated"));
+      return false;
+    }
+    return true;
+  }
+
 };
 
 SANDGATE_REGISTER_UNPACKER(ArchiveUnpacker,

@@ -1,0 +1,52 @@
+// LineReader: splits a ByteSource into lines for the MIME parser in bounded
+// memory. A line longer than kMaxFragment is returned in several fragments, so
+// a 100 MB line without a newline costs at most a 128 KiB buffer. Line
+// terminators are "\r\n" or "\n" (RFC 5322 2.1 says CRLF; bare LF is what
+// Unix mail stores hold); a bare CR is data.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "unpack/byte_source.h"
+
+namespace sandgate {
+
+struct LineFragment {
+  std::string_view data;   // bytes of the line, without the terminator
+  std::string_view term;   // "\r\n", "\n", or "" (line continues, or end of input)
+  uint64_t offset = 0;     // absolute offset of data in the source
+  bool line_start = true;  // first fragment of a line
+  bool line_end = true;    // last fragment of a line (term set, or end of input)
+
+  // Offset just past this fragment and its terminator.
+  uint64_t end_offset() const { return offset + data.size() + term.size(); }
+};
+
+class LineReader {
+ public:
+  static constexpr size_t kMaxFragment = 64 * 1024;
+
+  // Reads src from start to its end. src must outlive the reader.
+  explicit LineReader(const ByteSource& src, uint64_t start = 0);
+
+  // Returns the next fragment; false at the end of input. The views in *out
+  // stay valid until the next call.
+  bool next(LineFragment* out);
+
+ private:
+  // Moves unread bytes to the front and reads more; false if nothing was added.
+  bool fill();
+
+  const ByteSource& src_;
+  uint64_t read_pos_;  // next offset to read from src_
+  std::vector<char> buf_;
+  size_t begin_ = 0, end_ = 0;  // unread bytes are buf_[begin_, end_)
+  uint64_t buf_offset_;         // source offset of buf_[0]
+  bool eof_ = false;
+  bool at_line_start_ = true;
+};
+
+}  // namespace sandgate
