@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "gateway/engine.h"
+#include "gateway/policy_command.h"
 #include "gateway/report_json.h"
 #include "policies/builtin_policy.h"
 
@@ -82,10 +83,11 @@ int run_scan(const std::vector<std::string>& args, std::ostream& out, std::ostre
   }
   std::shared_ptr<const Policy> policy;
   if (!sa.policy_file.empty()) {
-    err << "sandgate scan: --policy is not available in this build\n";
-    return 2;
+    policy = load_policy_for_cli(sa.policy_file, err);
+    if (!policy) return 2;
+  } else {
+    policy = std::make_shared<BuiltinPolicy>();
   }
-  policy = std::make_shared<BuiltinPolicy>();
 
   // Scan inputs on a small pool; print reports in input order as they finish.
   size_t n = sa.paths.size();
@@ -153,7 +155,9 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   }
   const std::string& cmd = args[0];
   if (cmd == "scan") return run_scan(args, out, err);
-  if (cmd == "serve" || cmd == "quarantine" || cmd == "policy") {
+  if (cmd == "policy")
+    return run_policy_command(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
+  if (cmd == "serve" || cmd == "quarantine") {
     err << "sandgate " << cmd << ": not available in this build yet\n";
     return 2;
   }

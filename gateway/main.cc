@@ -1,5 +1,7 @@
 // sandgate: the entry point. Everything happens in run_cli; nothing escapes as
 // an uncaught exception or a stack trace.
+#include <malloc.h>
+
 #include <exception>
 #include <iostream>
 
@@ -7,6 +9,10 @@
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
+  // Child buffers of up to 1 MiB come and go for every object: keep them on the
+  // heap instead of a fresh mmap (and zeroed pages) each time.
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  mallopt(M_TRIM_THRESHOLD, 16 << 20);
   try {
     return sandgate::run_cli(std::vector<std::string>(argv + 1, argv + argc), std::cout,
                              std::cerr);

@@ -132,10 +132,12 @@ std::string report_to_json(const Report& r) {
     out += ',';
     string_field(out, "sha256", o.sha256);
     out += ',';
-    string_field(out, "sha1", o.sha1);
-    out += ',';
-    string_field(out, "md5", o.md5);
-    out += ',';
+    if (!o.sha1.empty()) {
+      string_field(out, "sha1", o.sha1);
+      out += ',';
+      string_field(out, "md5", o.md5);
+      out += ',';
+    }
     field(out, "type");
     out += '{';
     string_field(out, "mime", o.type.mime);
