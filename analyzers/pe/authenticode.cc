@@ -1,0 +1,359 @@
+// Authenticode verification (see authenticode.h). Structure names follow the
+// Authenticode PE specification: WIN_CERTIFICATE, SpcIndirectDataContent,
+// DigestInfo; timestamps follow RFC 3161 (Microsoft attribute
+// 1.3.6.1.4.1.311.3.3.1) or PKCS#9 countersignature (1.2.840.113549.1.9.6).
+#include "analyzers/pe/authenticode.h"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pkcs7.h>
+#include <openssl/ts.h>
+#include <openssl/x509.h>
+
+#include "unpack/cursor.h"
+
+namespace sandgate {
+namespace {
+
+constexpr const char* kSpcIndirectDataOid = "1.3.6.1.4.1.311.2.1.4";
+constexpr const char* kRfc3161TimestampOid = "1.3.6.1.4.1.311.3.3.1";
+constexpr uint16_t kWinCertTypePkcsSignedData = 0x0002;
+
+template <typename T, void (*F)(T*)>
+struct Deleter {
+  void operator()(T* p) const { F(p); }
+};
+using Pkcs7Ptr = std::unique_ptr<PKCS7, Deleter<PKCS7, PKCS7_free>>;
+using X509SigPtr = std::unique_ptr<X509_SIG, Deleter<X509_SIG, X509_SIG_free>>;
+using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+using SignerInfoPtr =
+    std::unique_ptr<PKCS7_SIGNER_INFO, Deleter<PKCS7_SIGNER_INFO, PKCS7_SIGNER_INFO_free>>;
+using TstInfoPtr = std::unique_ptr<TS_TST_INFO, Deleter<TS_TST_INFO, TS_TST_INFO_free>>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
+
+struct ObjFree {
+  void operator()(ASN1_OBJECT* o) const { ASN1_OBJECT_free(o); }
+};
+using ObjPtr = std::unique_ptr<ASN1_OBJECT, ObjFree>;
+
+ObjPtr oid(const char* text) { return ObjPtr(OBJ_txt2obj(text, 1)); }
+
+// Reads a DER tag and definite length; the cursor is left on the content.
+bool der_header(ByteCursor& c, uint8_t* tag, size_t* len) {
+  *tag = c.u8();
+  uint8_t first = c.u8();
+  if (c.failed()) return false;
+  if (first < 0x80) {
+    *len = first;
+  } else {
+    int n = first & 0x7f;
+    if (n == 0 || n > 4) return false;
+    size_t v = 0;
+    for (int i = 0; i < n; ++i) v = (v << 8) | c.u8();
+    *len = v;
+  }
+  return !c.failed() && c.has(*len);
+}
+
+const EVP_MD* md_for_nid(int nid) {
+  switch (nid) {
+    case NID_sha1: return EVP_sha1();
+    case NID_sha256: return EVP_sha256();
+    case NID_sha384: return EVP_sha384();
+    case NID_sha512: return EVP_sha512();
+    default: return nullptr;
+  }
+}
+
+bool digest_bytes(const EVP_MD* md, const unsigned char* p, size_t n, std::string* out) {
+  unsigned char buf[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(p, n, buf, &len, md, nullptr) != 1) return false;
+  out->assign(reinterpret_cast<char*>(buf), len);
+  return true;
+}
+
+// The signing time and its verification, from whichever timestamp is present.
+struct Timestamp {
+  std::string kind;
+  time_t when = 0;
+  std::string iso;
+  bool verified = false;
+};
+
+// RFC 3161 token: a SignedData over TSTInfo whose messageImprint is the hash
+// of the Authenticode signer's encryptedDigest.
+void read_rfc3161(PKCS7_SIGNER_INFO* si, ASN1_TYPE* attr, Timestamp* ts) {
+  if (!attr || attr->type != V_ASN1_SEQUENCE) return;
+  const unsigned char* p = attr->value.sequence->data;
+  Pkcs7Ptr token(d2i_PKCS7(nullptr, &p, attr->value.sequence->length));
+  if (!token || !PKCS7_type_is_signed(token.get())) return;
+  TstInfoPtr tst(PKCS7_to_TS_TST_INFO(token.get()));
+  if (!tst) return;
+  ts->kind = "rfc3161";
+  const ASN1_GENERALIZEDTIME* gt = TS_TST_INFO_get_time(tst.get());
+  if (!asn1_time_to_time_t(gt, &ts->when)) return;
+  ts->iso = asn1_time_iso(gt);
+  TS_MSG_IMPRINT* imprint = TS_TST_INFO_get_msg_imprint(tst.get());
+  X509_ALGOR* alg = TS_MSG_IMPRINT_get_algo(imprint);
+  const EVP_MD* md = md_for_nid(OBJ_obj2nid(alg->algorithm));
+  ASN1_OCTET_STRING* want = TS_MSG_IMPRINT_get_msg(imprint);
+  std::string got;
+  if (!md || !digest_bytes(md, si->enc_digest->data, size_t(si->enc_digest->length), &got) ||
+      got.size() != size_t(want->length) || got.compare(0, got.size(),
+                                                        reinterpret_cast<char*>(want->data),
+                                                        got.size()) != 0)
+    return;
+  // The token's own signature over TSTInfo; then its signer's chain at genTime.
+  auto store = codesign_store();
+  if (PKCS7_verify(token.get(), nullptr, store.get(), nullptr, nullptr, PKCS7_NOVERIFY) != 1) return;
+  STACK_OF(X509)* signers = PKCS7_get0_signers(token.get(), nullptr, 0);
+  if (!signers || sk_X509_num(signers) < 1) {
+    sk_X509_free(signers);
+    return;
+  }
+  X509* tsa = sk_X509_value(signers, 0);
+  sk_X509_free(signers);
+  std::string err;
+  ts->verified = verify_chain(tsa, token->d.sign->cert, ts->when, &err) == ChainResult::trusted;
+}
+
+// Legacy countersignature: a SignerInfo whose messageDigest attribute is the
+// hash of the signer's encryptedDigest, signed by a certificate of the outer
+// SignedData, with the time in its signingTime attribute.
+void read_countersignature(PKCS7* p7, PKCS7_SIGNER_INFO* si, ASN1_TYPE* attr, Timestamp* ts) {
+  if (!attr || attr->type != V_ASN1_SEQUENCE) return;
+  const unsigned char* p = attr->value.sequence->data;
+  SignerInfoPtr csi(d2i_PKCS7_SIGNER_INFO(nullptr, &p, attr->value.sequence->length));
+  if (!csi) return;
+  ASN1_TYPE* st = PKCS7_get_signed_attribute(csi.get(), NID_pkcs9_signingTime);
+  if (!st || (st->type != V_ASN1_UTCTIME && st->type != V_ASN1_GENERALIZEDTIME)) return;
+  ts->kind = "countersignature";
+  const ASN1_TIME* t = st->value.utctime;
+  if (!asn1_time_to_time_t(t, &ts->when)) return;
+  ts->iso = asn1_time_iso(t);
+  const EVP_MD* md = md_for_nid(OBJ_obj2nid(csi->digest_alg->algorithm));
+  ASN1_TYPE* mdattr = PKCS7_get_signed_attribute(csi.get(), NID_pkcs9_messageDigest);
+  std::string got;
+  if (!md || !mdattr || mdattr->type != V_ASN1_OCTET_STRING ||
+      !digest_bytes(md, si->enc_digest->data, size_t(si->enc_digest->length), &got) ||
+      got.size() != size_t(mdattr->value.octet_string->length) ||
+      got.compare(0, got.size(), reinterpret_cast<char*>(mdattr->value.octet_string->data),
+                  got.size()) != 0)
+    return;
+  X509* tsa = X509_find_by_issuer_and_serial(p7->d.sign->cert, csi->issuer_and_serial->issuer,
+                                             csi->issuer_and_serial->serial);
+  if (!tsa) return;
+  unsigned char* der = nullptr;
+  int der_len = ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(csi->auth_attr), &der,
+                              ASN1_ITEM_rptr(PKCS7_ATTR_VERIFY));
+  if (der_len <= 0) return;
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  bool sig_ok = ctx &&
+                EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, X509_get0_pubkey(tsa)) == 1 &&
+                EVP_DigestVerify(ctx.get(), csi->enc_digest->data, size_t(csi->enc_digest->length),
+                                 der, size_t(der_len)) == 1;
+  OPENSSL_free(der);
+  if (!sig_ok) return;
+  std::string err;
+  ts->verified = verify_chain(tsa, p7->d.sign->cert, ts->when, &err) == ChainResult::trusted;
+}
+
+AuthenticodeResult fail(AuthenticodeStatus s, std::string detail) {
+  AuthenticodeResult r;
+  r.status = s;
+  r.detail = std::move(detail);
+  ERR_clear_error();
+  return r;
+}
+
+}  // namespace
+
+const char* authenticode_status_name(AuthenticodeStatus s) {
+  switch (s) {
+    case AuthenticodeStatus::unsigned_: return "unsigned";
+    case AuthenticodeStatus::valid: return "valid";
+    case AuthenticodeStatus::tampered: return "tampered";
+    case AuthenticodeStatus::untrusted: return "untrusted";
+    case AuthenticodeStatus::expired: return "expired";
+    case AuthenticodeStatus::malformed: return "malformed";
+  }
+  return "?";
+}
+
+bool authenticode_digest(const ByteSource& src, const PeInfo& pe, uint64_t end, const EVP_MD* md,
+                         std::string* out_hex) {
+  // Skipped ranges, ascending: the checksum (4 bytes) and directory entry 4 (8 bytes).
+  struct Range {
+    uint64_t from, to;
+  };
+  std::vector<Range> parts;
+  uint64_t pos = 0;
+  auto skip = [&](uint64_t off, uint64_t len) {
+    if (off == 0 || off < pos) return;
+    parts.push_back({pos, std::min(off, end)});
+    pos = std::min(off + len, end);
+  };
+  skip(pe.checksum_offset, 4);
+  skip(pe.security_dir_offset, 8);
+  parts.push_back({pos, end});
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) return false;
+  std::vector<unsigned char> buf(256 * 1024);
+  for (const auto& r : parts) {
+    for (uint64_t at = r.from; at < r.to;) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), r.to - at));
+      size_t got = src.read_at(at, buf.data(), want);
+      if (got == 0) return false;
+      EVP_DigestUpdate(ctx.get(), buf.data(), got);
+      at += got;
+    }
+  }
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), out, &n) != 1) return false;
+  *out_hex = hex_lower(out, n);
+  return true;
+}
+
+AuthenticodeResult verify_authenticode(const ByteSource& src, const PeInfo& pe) {
+  using S = AuthenticodeStatus;
+  const PeDataDirectory* dir = pe.directory(kPeDirSecurity);
+  if (!pe.is_pe || !dir || (dir->rva == 0 && dir->size == 0)) return fail(S::unsigned_, "no certificate table");
+  // PE Format 5.7: the table is at a file offset, after the image, 8-byte aligned.
+  uint64_t off = dir->rva, size = dir->size;
+  if (off == 0 || size < 8 || off + size > pe.file_size)
+    return fail(S::malformed, "certificate table (offset " + std::to_string(off) + ", size " +
+                                  std::to_string(size) + ") does not fit in the file");
+  if (off < pe.end_of_image_data || off <= pe.security_dir_offset)
+    return fail(S::malformed, "certificate table overlaps the image");
+  if (size > kMaxAuthenticodeBlob) return fail(S::malformed, "certificate table is too large");
+  std::string table = src.read_string(off, static_cast<size_t>(size));
+  if (table.size() != size) return fail(S::malformed, "certificate table cannot be read");
+  ByteCursor wc(table);
+  uint32_t length = wc.u32le();
+  uint16_t revision = wc.u16le();
+  uint16_t type = wc.u16le();
+  if (length < 8 || length > size)
+    return fail(S::malformed, "WIN_CERTIFICATE length " + std::to_string(length) + " is out of range");
+  if (type != kWinCertTypePkcsSignedData || (revision != 0x0200 && revision != 0x0100))
+    return fail(S::malformed, "WIN_CERTIFICATE is not PKCS#7 SignedData");
+  const unsigned char* der = reinterpret_cast<const unsigned char*>(table.data()) + 8;
+  Pkcs7Ptr p7(d2i_PKCS7(nullptr, &der, long(length - 8)));
+  if (!p7 || !PKCS7_type_is_signed(p7.get()) || !p7->d.sign || !p7->d.sign->contents)
+    return fail(S::malformed, "the certificate table holds no PKCS#7 SignedData");
+  PKCS7* content = p7->d.sign->contents;
+  ObjPtr spc = oid(kSpcIndirectDataOid);
+  if (!content->type || OBJ_cmp(content->type, spc.get()) != 0 || !content->d.other ||
+      content->d.other->type != V_ASN1_SEQUENCE)
+    return fail(S::malformed, "SignedData does not hold SpcIndirectDataContent");
+
+  // SpcIndirectDataContent ::= SEQUENCE { data SpcAttributeTypeAndOptionalValue,
+  //                                       messageDigest DigestInfo }
+  ASN1_STRING* seq = content->d.other->value.sequence;
+  ByteCursor sc(seq->data, size_t(seq->length));
+  uint8_t tag = 0;
+  size_t len = 0;
+  if (!der_header(sc, &tag, &len) || tag != 0x30)
+    return fail(S::malformed, "SpcIndirectDataContent is not a SEQUENCE");
+  // The signature covers the SEQUENCE's content octets, without tag and length.
+  size_t signed_from = sc.offset(), signed_len = len;
+  size_t data_start = sc.offset();
+  if (!der_header(sc, &tag, &len) || tag != 0x30 || !sc.skip(len))
+    return fail(S::malformed, "SpcAttributeTypeAndOptionalValue is unreadable");
+  size_t di_start = sc.offset();
+  if (di_start - data_start > signed_len)
+    return fail(S::malformed, "SpcIndirectDataContent is truncated");
+  const unsigned char* dip = seq->data + di_start;
+  X509SigPtr di(d2i_X509_SIG(nullptr, &dip, long(signed_from + signed_len - di_start)));
+  if (!di) return fail(S::malformed, "DigestInfo is unreadable");
+  const X509_ALGOR* alg = nullptr;
+  const ASN1_OCTET_STRING* signed_digest = nullptr;
+  X509_SIG_get0(di.get(), &alg, &signed_digest);
+  int nid = OBJ_obj2nid(alg->algorithm);
+  const EVP_MD* md = md_for_nid(nid);
+  if (!md) return fail(S::malformed, std::string("unsupported digest algorithm ") + OBJ_nid2sn(nid));
+
+  AuthenticodeResult r;
+  r.digest_algorithm = OBJ_nid2sn(nid);
+  for (auto& ch : r.digest_algorithm) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  r.signed_digest = hex_lower(signed_digest->data, size_t(signed_digest->length));
+  r.trailing_data = off + size < pe.file_size;
+
+  // Signer (Authenticode allows exactly one SignerInfo).
+  STACK_OF(PKCS7_SIGNER_INFO)* sis = PKCS7_get_signer_info(p7.get());
+  if (!sis || sk_PKCS7_SIGNER_INFO_num(sis) != 1)
+    return fail(S::malformed, "SignedData must hold exactly one SignerInfo");
+  PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(sis, 0);
+  STACK_OF(X509)* signers = PKCS7_get0_signers(p7.get(), nullptr, 0);
+  X509* signer = signers && sk_X509_num(signers) == 1 ? sk_X509_value(signers, 0) : nullptr;
+  sk_X509_free(signers);
+  if (!signer) return fail(S::malformed, "the signer's certificate is not in the SignedData");
+  r.has_signer = true;
+  r.signer = describe_cert(signer);
+
+  if (!authenticode_digest(src, pe, off, md, &r.file_digest)) {
+    r.status = S::malformed;
+    r.detail = "the file cannot be read for the digest";
+    return r;
+  }
+  if (r.file_digest != r.signed_digest) {
+    r.status = S::tampered;
+    r.detail = "the file's " + r.digest_algorithm + " digest does not match the signed digest";
+    return r;
+  }
+
+  // The signature over the SpcIndirectDataContent (through the messageDigest
+  // attribute); the chain is checked separately so its error can be told apart.
+  auto store = codesign_store();
+  BioPtr indata(BIO_new_mem_buf(seq->data + signed_from, int(signed_len)));
+  if (PKCS7_verify(p7.get(), nullptr, store.get(), indata.get(), nullptr, PKCS7_NOVERIFY) != 1) {
+    ERR_clear_error();
+    r.status = S::tampered;
+    r.detail = "the signature does not match the signed content";
+    return r;
+  }
+
+  Timestamp ts;
+  ObjPtr rfc3161 = oid(kRfc3161TimestampOid);
+  // The Microsoft OID has no OpenSSL NID, so the attribute is found by object.
+  if (int i = X509at_get_attr_by_OBJ(si->unauth_attr, rfc3161.get(), -1); i >= 0)
+    read_rfc3161(si, X509_ATTRIBUTE_get0_type(X509at_get_attr(si->unauth_attr, i), 0), &ts);
+  if (!ts.verified)
+    if (ASN1_TYPE* a = PKCS7_get_attribute(si, NID_pkcs9_countersignature)) {
+      Timestamp legacy;
+      read_countersignature(p7.get(), si, a, &legacy);
+      if (legacy.verified || ts.kind.empty()) ts = legacy;
+    }
+  ERR_clear_error();
+  r.timestamp_kind = ts.kind;
+  r.signing_time = ts.iso;
+  r.timestamp_verified = ts.verified;
+
+  ChainResult chain = verify_chain(signer, p7->d.sign->cert, ts.verified ? ts.when : 0, &r.chain_error);
+  switch (chain) {
+    case ChainResult::trusted:
+      r.status = S::valid;
+      r.detail = "signature and chain verified";
+      break;
+    case ChainResult::expired:
+      r.status = S::expired;
+      r.detail = ts.verified ? "the signer's certificate was not valid at the timestamp"
+                             : "the signer's certificate is outside its validity period and no "
+                               "verified timestamp shows it was signed within it";
+      break;
+    case ChainResult::untrusted:
+      r.status = S::untrusted;
+      r.detail = "the signer's chain does not reach a trusted anchor: " + r.chain_error;
+      break;
+  }
+  return r;
+}
+
+}  // namespace sandgate

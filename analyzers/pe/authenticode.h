@@ -1,0 +1,62 @@
+// Authenticode: verification of a PE file's embedded signature ("Windows
+// Authenticode Portable Executable Signature Format", Microsoft, 2008; PE
+// Format 5.7 "Attribute certificate table").
+//
+// verify_authenticode locates the certificate table through data directory 4,
+// parses the PKCS#7 SignedData (OpenSSL 3), reads the SpcIndirectDataContent
+// digest, recomputes the Authenticode digest of the file (everything except
+// the optional header checksum, the certificate-table directory entry and the
+// table itself) with the same algorithm (SHA-1/256/384/512), verifies the
+// signer's signature, reads a signing time from an RFC 3161 timestamp or a
+// legacy countersignature, and verifies the signer's chain against
+// codesign_store() at the signing time (when a verified timestamp exists) or
+// now. The file is streamed through the hash in blocks; the signature blob is
+// read into memory only up to kMaxAuthenticodeBlob. Never throws.
+#pragma once
+
+#include <string>
+
+#include <openssl/evp.h>
+
+#include "analyzers/pe/code_signing.h"
+#include "analyzers/pe/pe_parser.h"
+#include "unpack/byte_source.h"
+
+namespace sandgate {
+
+inline constexpr uint32_t kMaxAuthenticodeBlob = 16u << 20;
+
+enum class AuthenticodeStatus {
+  unsigned_,  // no certificate table
+  valid,      // digest, signature and chain all check out
+  tampered,   // the file's digest (or the signed content) does not match
+  untrusted,  // the chain does not reach a trusted anchor
+  expired,    // the chain is valid except for time, and no timestamp saves it
+  malformed,  // the certificate table or the PKCS#7 cannot be read
+};
+
+const char* authenticode_status_name(AuthenticodeStatus s);
+
+struct AuthenticodeResult {
+  AuthenticodeStatus status = AuthenticodeStatus::unsigned_;
+  std::string detail;            // why, for a person
+  std::string digest_algorithm;  // sha1, sha256, ...
+  std::string signed_digest;     // hex, from SpcIndirectDataContent
+  std::string file_digest;       // hex, recomputed
+  bool has_signer = false;
+  CertDescription signer;
+  std::string signing_time;      // ISO 8601, empty if none
+  std::string timestamp_kind;    // "rfc3161", "countersignature" or empty
+  bool timestamp_verified = false;
+  std::string chain_error;
+  bool trailing_data = false;    // bytes follow the certificate table
+};
+
+AuthenticodeResult verify_authenticode(const ByteSource& src, const PeInfo& pe);
+
+// The Authenticode digest of src with md, over [0, end) minus the checksum and
+// the certificate-table directory entry; false on a read error.
+bool authenticode_digest(const ByteSource& src, const PeInfo& pe, uint64_t end, const EVP_MD* md,
+                         std::string* out_hex);
+
+}  // namespace sandgate

@@ -1,0 +1,154 @@
+// Code-signing trust store and certificate helpers (see code_signing.h).
+#include "analyzers/pe/code_signing.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+namespace sandgate {
+namespace {
+
+std::mutex g_mu;
+CodeSignTrust* g_trust = nullptr;  // guarded by g_mu; null: from the environment
+std::shared_ptr<X509_STORE> g_store;
+
+std::shared_ptr<X509_STORE> build_store(const CodeSignTrust& t) {
+  X509_STORE* s = X509_STORE_new();
+  if (t.use_system_bundle && !t.system_bundle.empty())
+    X509_STORE_load_file(s, t.system_bundle.c_str());  // a missing bundle leaves no anchors
+  for (const auto& f : t.anchor_files) X509_STORE_load_file(s, f.c_str());
+  ERR_clear_error();
+  return std::shared_ptr<X509_STORE>(s, X509_STORE_free);
+}
+
+std::string name_line(X509_NAME* n) {
+  if (!n) return {};
+  BIO* b = BIO_new(BIO_s_mem());
+  X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  char* p = nullptr;
+  long len = BIO_get_mem_data(b, &p);
+  std::string s(p, static_cast<size_t>(len > 0 ? len : 0));
+  BIO_free(b);
+  return s;
+}
+
+}  // namespace
+
+CodeSignTrust codesign_trust_from_env() {
+  CodeSignTrust t;
+  if (const char* no = std::getenv("SANDGATE_CODESIGN_NO_SYSTEM"); no && std::strcmp(no, "1") == 0)
+    t.use_system_bundle = false;
+  if (const char* a = std::getenv("SANDGATE_CODESIGN_ANCHORS")) {
+    std::string s(a);
+    size_t start = 0;
+    while (start <= s.size()) {
+      size_t colon = s.find(':', start);
+      if (colon == std::string::npos) colon = s.size();
+      if (colon > start) t.anchor_files.push_back(s.substr(start, colon - start));
+      start = colon + 1;
+    }
+  }
+  return t;
+}
+
+void set_codesign_trust(const CodeSignTrust& trust) {
+  auto store = build_store(trust);
+  std::lock_guard lock(g_mu);
+  delete g_trust;
+  g_trust = new CodeSignTrust(trust);
+  g_store = std::move(store);
+}
+
+std::shared_ptr<X509_STORE> codesign_store() {
+  std::lock_guard lock(g_mu);
+  if (!g_store) g_store = build_store(g_trust ? *g_trust : codesign_trust_from_env());
+  return g_store;
+}
+
+std::string hex_lower(const unsigned char* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  s.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    s.push_back(d[p[i] >> 4]);
+    s.push_back(d[p[i] & 15]);
+  }
+  return s;
+}
+
+bool asn1_time_to_time_t(const ASN1_TIME* t, time_t* out) {
+  struct tm tm {};
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return false;
+  *out = timegm(&tm);
+  return true;
+}
+
+std::string asn1_time_iso(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return {};
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+CertDescription describe_cert(X509* cert) {
+  CertDescription d;
+  if (!cert) return d;
+  d.subject = name_line(X509_get_subject_name(cert));
+  d.issuer = name_line(X509_get_issuer_name(cert));
+  char cn[256] = {};
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) > 0)
+    d.common_name = cn;
+  if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
+    if (char* h = BN_bn2hex(bn)) {
+      d.serial = h;
+      for (auto& c : d.serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      OPENSSL_free(h);
+    }
+    BN_free(bn);
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_digest(cert, EVP_sha1(), md, &n)) d.sha1 = hex_lower(md, n);
+  if (X509_digest(cert, EVP_sha256(), md, &n)) d.sha256 = hex_lower(md, n);
+  d.not_before = asn1_time_iso(X509_get0_notBefore(cert));
+  d.not_after = asn1_time_iso(X509_get0_notAfter(cert));
+  return d;
+}
+
+ChainResult verify_chain(X509* cert, STACK_OF(X509) * untrusted, time_t at, std::string* error) {
+  auto store = codesign_store();
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  ChainResult r = ChainResult::untrusted;
+  if (ctx && X509_STORE_CTX_init(ctx, store.get(), cert, untrusted) == 1) {
+    X509_VERIFY_PARAM* p = X509_STORE_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_purpose(p, X509_PURPOSE_ANY);
+    // Anchors named by an administrator may be intermediates or the signer itself.
+    X509_VERIFY_PARAM_set_flags(p, X509_V_FLAG_PARTIAL_CHAIN);
+    if (at) X509_STORE_CTX_set_time(ctx, 0, at);
+    if (X509_verify_cert(ctx) == 1) {
+      r = ChainResult::trusted;
+    } else {
+      int e = X509_STORE_CTX_get_error(ctx);
+      if (error) *error = X509_verify_cert_error_string(e);
+      if (e == X509_V_ERR_CERT_HAS_EXPIRED || e == X509_V_ERR_CERT_NOT_YET_VALID)
+        r = ChainResult::expired;
+    }
+  } else if (error) {
+    *error = "cannot set up chain verification";
+  }
+  X509_STORE_CTX_free(ctx);
+  ERR_clear_error();
+  return r;
+}
+
+}  // namespace sandgate

@@ -1,0 +1,59 @@
+// Code-signing trust and certificate helpers shared by the Authenticode (PE)
+// and Mach-O signature checks: the trust store, a printable description of a
+// signer certificate, and chain verification at a chosen time.
+//
+// Trust store: by default the system CA bundle
+// (/etc/ssl/certs/ca-certificates.crt) plus every PEM file named in the
+// environment variable SANDGATE_CODESIGN_ANCHORS (colon-separated). Tests and
+// the policy loader replace it with set_codesign_trust(); the store is built
+// once per configuration and shared read-only by every scan thread.
+#pragma once
+
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <openssl/x509.h>
+
+namespace sandgate {
+
+struct CodeSignTrust {
+  bool use_system_bundle = true;
+  std::string system_bundle = "/etc/ssl/certs/ca-certificates.crt";
+  std::vector<std::string> anchor_files;  // extra PEM anchors (roots or intermediates)
+};
+
+// The configuration from the environment (SANDGATE_CODESIGN_ANCHORS; and
+// SANDGATE_CODESIGN_NO_SYSTEM=1 to leave the system bundle out).
+CodeSignTrust codesign_trust_from_env();
+// Replaces the process-wide trust configuration. Thread-safe; scans already
+// running keep the store they started with.
+void set_codesign_trust(const CodeSignTrust& trust);
+// The current store (built on first use). Never null; may hold no anchors.
+std::shared_ptr<X509_STORE> codesign_store();
+
+struct CertDescription {
+  std::string subject;     // RFC 2253 one-line form
+  std::string common_name;
+  std::string issuer;
+  std::string serial;      // hex
+  std::string sha1;        // lowercase hex thumbprints of the DER certificate
+  std::string sha256;
+  std::string not_before;  // ISO 8601 UTC
+  std::string not_after;
+};
+
+CertDescription describe_cert(X509* cert);
+std::string asn1_time_iso(const ASN1_TIME* t);
+// Seconds since the epoch for an ASN1_TIME; false if unreadable.
+bool asn1_time_to_time_t(const ASN1_TIME* t, time_t* out);
+std::string hex_lower(const unsigned char* p, size_t n);
+
+enum class ChainResult { trusted, expired, untrusted };
+// Verifies cert's chain to an anchor of the store, with `untrusted` as the
+// pool of intermediates, at time `at` (0: now). Any purpose is accepted (code
+// signing has no OpenSSL purpose); *error receives OpenSSL's reason.
+ChainResult verify_chain(X509* cert, STACK_OF(X509) * untrusted, time_t at, std::string* error);
+
+}  // namespace sandgate

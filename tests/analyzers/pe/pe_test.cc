@@ -1,0 +1,353 @@
+// PE parser and Authenticode tests. The signed fixtures are built at test time
+// by make_fixtures.sh (mingw-w64, openssl, osslsigncode; a missing tool fails
+// the test) and every verdict is compared with `osslsigncode verify`.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "analyzers/analyzer.h"
+#include "analyzers/pe/authenticode.h"
+#include "analyzers/pe/code_signing.h"
+#include "analyzers/pe/pe_parser.h"
+
+using namespace sandgate;
+
+namespace {
+
+std::string run(const std::string& cmd, int* rc) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+// Builds the fixtures once per process.
+const std::string& fixtures() {
+  static std::string dir = [] {
+    char tmpl[] = "/tmp/sandgate-pe-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    std::string d = tmpl;
+    int rc = 0;
+    std::string out = run(std::string(SANDGATE_TEST_DIR) + "/make_fixtures.sh " + d + " 2>&1", &rc);
+    INFO("make_fixtures.sh: " << out);
+    REQUIRE(rc == 0);
+    return d;
+  }();
+  return dir;
+}
+
+void trust_test_ca(bool with_ca) {
+  CodeSignTrust t;
+  if (with_ca) t.anchor_files = {fixtures() + "/ca.pem"};
+  set_codesign_trust(t);
+}
+
+Object analyze_source(ByteSourcePtr src, const std::string& name = "x.exe") {
+  Object o;
+  o.name = name;
+  o.path = name;
+  o.type.label = "pe";
+  o.size = src->size();
+  o.bytes = std::move(src);
+  for (auto& a : AnalyzerRegistry::instance().create_all())
+    if (a->name() == "pe") a->analyze(o);
+  return o;
+}
+
+Object analyze_file(const std::string& file) {
+  std::string err;
+  auto src = open_file_source(fixtures() + "/" + file, &err);
+  REQUIRE(src != nullptr);
+  return analyze_source(src, file);
+}
+
+bool osslsigncode_ok(const std::string& file) {
+  int rc = 0;
+  const std::string& d = fixtures();
+  run("osslsigncode verify -CAfile " + d + "/ca.pem -TSA-CAfile " + d + "/ca.pem -in " + d + "/" +
+          file + " 2>&1",
+      &rc);
+  return rc == 0;
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string fact(const Object& o, const std::string& k) {
+  auto it = o.facts.find(k);
+  return it == o.facts.end() ? std::string() : it->second;
+}
+
+std::string sha256_fingerprint(const std::string& pem) {
+  int rc = 0;
+  std::string out = run("openssl x509 -noout -fingerprint -sha256 -in " + pem, &rc);
+  REQUIRE(rc == 0);
+  std::string hex;
+  for (char c : out.substr(out.find('=') + 1))
+    if (std::isxdigit(static_cast<unsigned char>(c))) hex.push_back(char(std::tolower(c)));
+  return hex;
+}
+
+}  // namespace
+
+TEST_CASE("the mingw-built fixture parses as a PE32+ amd64 executable") {
+  std::string err;
+  auto src = open_file_source(fixtures() + "/hello.exe", &err);
+  REQUIRE(src);
+  PeInfo pe = parse_pe(*src);
+  REQUIRE(pe.is_pe);
+  CHECK(pe.errors.empty());
+  CHECK(pe.pe32plus);
+  CHECK(std::string(pe_machine_name(pe.machine)) == "amd64");
+  CHECK(pe.sections.size() >= 3);
+  CHECK(pe.entry_in_section);
+  CHECK(pe.import_functions > 0);
+  bool msvcrt = false;
+  for (auto& d : pe.import_dlls) msvcrt |= d == "msvcrt.dll" || d == "KERNEL32.dll";
+  CHECK(msvcrt);
+  CHECK(pe.overlay_size == 0);
+}
+
+TEST_CASE("Authenticode verdicts agree with osslsigncode verify") {
+  trust_test_ca(true);
+  struct Case {
+    const char* file;
+    const char* finding;
+    bool osslsigncode_valid;
+  };
+  const Case cases[] = {
+      {"hello.exe", "pe.unsigned", false},
+      {"signed.exe", "pe.authenticode.valid", true},
+      {"signed_sha1.exe", "pe.authenticode.valid", true},
+      {"signed_sha512.exe", "pe.authenticode.valid", true},
+      {"tampered.exe", "pe.authenticode.tampered", false},
+      {"selfsigned.exe", "pe.authenticode.untrusted", false},
+      {"expired.exe", "pe.authenticode.expired", false},
+      {"expired_ts.exe", "pe.authenticode.valid", true},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.file);
+    Object o = analyze_file(c.file);
+    CHECK(o.has_finding(c.finding));
+    CHECK(osslsigncode_ok(c.file) == c.osslsigncode_valid);
+    // Exactly one signature verdict per file.
+    int verdicts = 0;
+    for (auto& f : o.findings)
+      if (f.id == "pe.unsigned" || (f.id.starts_with("pe.authenticode.") &&
+                                    f.id != "pe.authenticode.trailing_data"))
+        ++verdicts;
+    CHECK(verdicts == 1);
+    CHECK((fact(o, "signer.valid") == "true") == c.osslsigncode_valid);
+  }
+}
+
+TEST_CASE("a valid signature publishes signer facts and evidence") {
+  trust_test_ca(true);
+  Object o = analyze_file("signed.exe");
+  CHECK(fact(o, "signer.subject").find("CN=Sandgate Test Signer") != std::string::npos);
+  CHECK(fact(o, "signer.issuer").find("CN=Sandgate Test Root CA") != std::string::npos);
+  CHECK(fact(o, "signer.thumbprint") == sha256_fingerprint(fixtures() + "/signer.pem"));
+  CHECK(fact(o, "signer.thumbprint_sha1").size() == 40);
+  CHECK(fact(o, "signer.valid") == "true");
+  for (auto& f : o.findings)
+    if (f.id == "pe.authenticode.valid") {
+      CHECK(f.evidence.find("serial=") != std::string::npos);
+      CHECK(f.evidence.find("sha256=" + fact(o, "signer.thumbprint")) != std::string::npos);
+      CHECK(f.evidence.find("valid=2020-01-01T00:00:00Z..2040-01-01T00:00:00Z") !=
+            std::string::npos);
+    }
+}
+
+TEST_CASE("a timestamp inside the validity period rescues an expired certificate") {
+  trust_test_ca(true);
+  Object o = analyze_file("expired_ts.exe");
+  CHECK(fact(o, "signer.signing_time") == "2020-07-01T00:00:00Z");
+  CHECK(o.has_finding("pe.authenticode.valid"));
+  Object e = analyze_file("expired.exe");
+  CHECK(fact(e, "signer.valid") == "false");
+  CHECK(fact(e, "signer.signing_time").empty());
+}
+
+TEST_CASE("without the test CA among the anchors the signer is untrusted") {
+  trust_test_ca(false);
+  Object o = analyze_file("signed.exe");
+  CHECK(o.has_finding("pe.authenticode.untrusted"));
+  CHECK(fact(o, "signer.valid") == "false");
+  // The subject is still reported so that a policy can name it.
+  CHECK(fact(o, "signer.subject").find("Sandgate Test Signer") != std::string::npos);
+  trust_test_ca(true);
+}
+
+TEST_CASE("a changed digest in the signature, not in the file, is tampering too") {
+  trust_test_ca(true);
+  std::string b = file_bytes(fixtures() + "/signed.exe");
+  std::string err;
+  PeInfo pe = parse_pe(*memory_source(b));
+  auto r = verify_authenticode(*memory_source(b), pe);
+  REQUIRE(r.status == AuthenticodeStatus::valid);
+  // Overwrite the first byte of the SHA-256 value inside the PKCS#7 blob.
+  std::string want;
+  for (size_t i = 0; i < 32; ++i)
+    want.push_back(char(std::stoi(r.signed_digest.substr(i * 2, 2), nullptr, 16)));
+  auto at = b.find(want);
+  REQUIRE(at != std::string::npos);
+  b[at] = char(b[at] ^ 0xff);
+  auto r2 = verify_authenticode(*memory_source(b), parse_pe(*memory_source(b)));
+  CHECK(r2.status == AuthenticodeStatus::tampered);
+}
+
+TEST_CASE("truncations at every header boundary and corruptions become findings") {
+  trust_test_ca(true);
+  std::string b = file_bytes(fixtures() + "/signed.exe");
+  PeInfo full = parse_pe(*memory_source(b));
+  REQUIRE(full.is_pe);
+  std::vector<size_t> cuts = {0, 1, 2, 63, 64, full.pe_offset, full.pe_offset + 4,
+                              full.pe_offset + 23, full.pe_offset + 24, full.pe_offset + 25,
+                              full.checksum_offset, full.security_dir_offset,
+                              full.security_dir_offset + 8, full.size_of_headers};
+  for (auto& s : full.sections) {
+    cuts.push_back(s.raw_offset);
+    cuts.push_back(s.raw_offset + s.raw_size - 1);
+  }
+  auto* sec = full.directory(kPeDirSecurity);
+  REQUIRE(sec);
+  for (size_t d : {0, 4, 8, 9, 100}) cuts.push_back(sec->rva + d);
+  cuts.push_back(b.size() - 1);
+  for (size_t i = 0; i < b.size(); i += 211) cuts.push_back(i);
+  for (size_t cut : cuts) {
+    if (cut >= b.size()) continue;
+    CAPTURE(cut);
+    Object o = analyze_source(memory_source(b.substr(0, cut)));
+    CHECK_FALSE(o.has_finding("pe.authenticode.valid"));
+    bool described = o.has_finding("pe.malformed") || o.has_finding("pe.authenticode.malformed") ||
+                     o.has_finding("pe.authenticode.tampered") || o.has_finding("pe.anomaly");
+    CHECK(described);
+  }
+  // Byte flips anywhere: never a crash; a flip inside the signed range is
+  // never "valid".
+  uint32_t seed = 12345;
+  for (int i = 0; i < 400; ++i) {
+    seed = seed * 1103515245u + 12345u;
+    size_t pos = (seed >> 8) % b.size();
+    std::string c = b;
+    c[pos] = char(c[pos] ^ (1 + (seed & 0x7f)));
+    Object o = analyze_source(memory_source(c));
+    bool skipped = pos == full.checksum_offset || (pos >= full.checksum_offset && pos < full.checksum_offset + 4);
+    if (!skipped && pos < sec->rva) {
+      CAPTURE(pos);
+      CHECK_FALSE(o.has_finding("pe.authenticode.valid"));
+    }
+  }
+}
+
+namespace {
+
+// A minimal PE32 built by hand: headers at 0, sections as given.
+struct Sec {
+  std::string name;
+  std::string data;
+};
+std::string build_pe(const std::vector<Sec>& secs, uint32_t entry, const std::string& overlay) {
+  std::string b(0x200, '\0');
+  auto put16 = [&](size_t o, uint16_t v) { b[o] = char(v); b[o + 1] = char(v >> 8); };
+  auto put32 = [&](size_t o, uint32_t v) { for (int i = 0; i < 4; ++i) b[o + i] = char(v >> (8 * i)); };
+  b[0] = 'M';
+  b[1] = 'Z';
+  put32(0x3c, 0x40);
+  b.replace(0x40, 4, std::string("PE\0\0", 4));
+  put16(0x44, 0x14c);
+  put16(0x46, uint16_t(secs.size()));
+  put16(0x54, 224);
+  put16(0x56, 0x0102);
+  size_t oh = 0x58;
+  put16(oh, 0x10b);
+  put32(oh + 16, entry);
+  put32(oh + 28, 0x400000);
+  put32(oh + 32, 0x1000);
+  put32(oh + 36, 0x200);
+  put32(oh + 60, 0x200);
+  put16(oh + 68, 2);
+  put32(oh + 92, 16);
+  size_t st = oh + 224;
+  uint32_t raw = 0x200, va = 0x1000;
+  std::string body;
+  for (size_t i = 0; i < secs.size(); ++i) {
+    size_t h = st + i * 40;
+    b.replace(h, secs[i].name.size(), secs[i].name);
+    uint32_t size = uint32_t(secs[i].data.size());
+    put32(h + 8, size);
+    put32(h + 12, va);
+    put32(h + 16, size);
+    put32(h + 20, raw);
+    put32(h + 36, 0x60000020);
+    body += secs[i].data;
+    raw += size;
+    va += (size + 0xfff) & ~0xfffu;
+  }
+  return b + body + overlay;
+}
+
+std::string random_bytes(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  for (auto& c : s) {
+    seed = seed * 1664525u + 1013904223u;
+    c = char(seed >> 24);
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("packer sections, high entropy, overlay and a stray entry point are low findings") {
+  std::string pe = build_pe({{"UPX0", std::string(0x200, '\0')}, {"UPX1", random_bytes(0x4000, 7)}},
+                            0x9000, "OVERLAYDATA");
+  Object o = analyze_source(memory_source(pe));
+  CHECK(o.has_finding("pe.packer"));
+  CHECK(o.has_finding("pe.section.high_entropy"));
+  CHECK(o.has_finding("pe.overlay"));
+  CHECK(o.has_finding("pe.entry_outside_sections"));
+  CHECK(o.has_finding("pe.unsigned"));
+  CHECK(fact(o, "pe.format") == "pe32");
+  CHECK(fact(o, "pe.overlay") == "11");
+
+  std::string plain = build_pe({{".text", std::string(0x400, 'A')}}, 0x1000, "");
+  Object p = analyze_source(memory_source(plain));
+  CHECK_FALSE(p.has_finding("pe.packer"));
+  CHECK_FALSE(p.has_finding("pe.section.high_entropy"));
+  CHECK_FALSE(p.has_finding("pe.overlay"));
+  CHECK_FALSE(p.has_finding("pe.entry_outside_sections"));
+  CHECK_FALSE(p.has_finding("pe.malformed"));
+}
+
+TEST_CASE("a certificate table that is not PKCS#7 is malformed") {
+  std::string pe = build_pe({{".text", std::string(0x200, 'A')}}, 0x1000, "");
+  size_t table = pe.size();
+  std::string wc(16, '\0');
+  wc[0] = 16;
+  wc[5] = 2;  // revision 0x0200
+  wc[6] = 2;  // WIN_CERT_TYPE_PKCS_SIGNED_DATA
+  pe += wc;
+  size_t dir = 0x58 + 96 + 4 * 8;
+  for (int i = 0; i < 4; ++i) pe[dir + i] = char(table >> (8 * i));
+  pe[dir + 4] = 16;
+  Object o = analyze_source(memory_source(pe));
+  CHECK(o.has_finding("pe.authenticode.malformed"));
+  CHECK_FALSE(o.has_finding("pe.overlay"));
+}
