@@ -2,7 +2,10 @@
 # Sandgate setup: installs what a fresh Debian 12 machine lacks, builds, and
 # then either runs the gateway on its embedded defaults or runs every test.
 #
-#   deploy/setup.sh run     install + build + run the main job (embedded defaults)
+#   deploy/setup.sh run     install + build + run `sandgate serve` on its embedded
+#                           defaults (HTTP on 127.0.0.1:8025, policies/default.yaml,
+#                           data under ./var); prints a curl example first
+#   deploy/setup.sh demo    install + build + scan two demo files with `sandgate scan`
 #   deploy/setup.sh test    install + build + run the whole test suite
 #   deploy/setup.sh deps    install the packages only
 #   deploy/setup.sh build   install + build only
@@ -21,6 +24,7 @@ PACKAGES=(
   libyaml-cpp-dev libyara-dev
   python3 file zip unzip 7zip genisoimage xorriso cpio gcab lhasa
   gzip bzip2 xz-utils zstd lz4 lzip
+  gcc-mingw-w64-x86-64-win32 osslsigncode openssl
 )
 
 install_deps() {
@@ -104,10 +108,28 @@ PY
   "$BUILD_DIR/gateway/sandgate" scan "$dir/letter.txt" "$dir/offer.zip" || true
 }
 
+# The service on its embedded defaults, in the foreground (Ctrl-C or SIGTERM
+# stops it gracefully; SIGHUP reloads the policy).
+serve() {
+  mkdir -p var/demo
+  printf 'Dear candidate,\nplease find our offer attached.\n' > var/demo/letter.txt
+  cat >&2 <<'EOF'
+setup: starting `sandgate serve` on http://127.0.0.1:8025 (policy policies/default.yaml, data in ./var).
+setup: in another terminal, scan a file with:
+
+  curl -sS --data-binary @var/demo/letter.txt -H 'Content-Type: application/octet-stream' \
+       'http://127.0.0.1:8025/v1/scan?filename=letter.txt&profile=upload'
+
+setup: health: curl -sS http://127.0.0.1:8025/readyz   metrics: curl -sS http://127.0.0.1:8025/metrics
+EOF
+  exec "$BUILD_DIR/gateway/sandgate" serve --http 127.0.0.1:8025 --data-dir var --policy policies/default.yaml
+}
+
 case "${1:-}" in
   deps) install_deps ;;
   build) install_deps; build ;;
-  run) install_deps; build; demo ;;
+  run) install_deps; build; serve ;;
+  demo) install_deps; build; demo ;;
   test) install_deps; build; run_tests ;;
-  *) echo "usage: $0 run|test|deps|build" >&2; exit 2 ;;
+  *) echo "usage: $0 run|test|demo|deps|build" >&2; exit 2 ;;
 esac

@@ -14,6 +14,7 @@
 #include "gateway/engine.h"
 #include "gateway/policy_command.h"
 #include "gateway/report_json.h"
+#include "gateway/serve.h"
 #include "policies/builtin_policy.h"
 
 namespace sandgate {
@@ -157,7 +158,9 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   if (cmd == "scan") return run_scan(args, out, err);
   if (cmd == "policy")
     return run_policy_command(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
-  if (cmd == "serve" || cmd == "quarantine") {
+  if (cmd == "serve")
+    return run_serve(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
+  if (cmd == "quarantine") {
     err << "sandgate " << cmd << ": not available in this build yet\n";
     return 2;
   }

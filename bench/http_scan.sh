@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# HTTP intake benchmark: `sandgate serve` on a loopback port, driven by wrk
+# (Debian package wrk) with bench/http_scan.lua, for a 100 KB PDF, a 300 KB
+# DOCX and a 2 MB zip of documents; then peak server RSS with 64 connections
+# uploading 10 MB files. Fixtures are made here with python3.
+#
+#   bench/http_scan.sh [BUILD_DIR]      (default: build)
+# Environment: DURATION (s, default 10), CONNS (default 32), THREADS (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${1:-build}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-32}
+THREADS=${THREADS:-2}
+SANDGATE="$BUILD_DIR/gateway/sandgate"
+WORK=$(mktemp -d /tmp/sg-bench-http.XXXXXX)
+PORT=${PORT:-18025}
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+python3 - "$WORK" <<'PY'
+import io, os, random, sys, zipfile
+out = sys.argv[1]
+rnd = random.Random(7)
+def pdf(size):
+    text = b"BT /F1 12 Tf 72 720 Td (Curriculum vitae) Tj ET\n"
+    pad = bytes(rnd.getrandbits(8) for _ in range(size - 600))
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+            b"<< /Length %d >>\nstream\n" % (len(text) + len(pad)) + text + pad + b"\nendstream"]
+    body, offs = b"%PDF-1.4\n", []
+    for i, o in enumerate(objs, 1):
+        offs.append(len(body)); body += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    body += b"".join(b"%010d 00000 n \n" % o for o in offs)
+    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return body
+def docx(size):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+        z.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="r1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>')
+        z.writestr("word/document.xml", '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>CV</w:t></w:r></w:p></w:body></w:document>')
+        z.writestr("word/media/image1.png", b"\x89PNG\r\n\x1a\n" + bytes(rnd.getrandbits(8) for _ in range(size)), zipfile.ZIP_STORED)
+    return b.getvalue()
+open(os.path.join(out, "cv.pdf"), "wb").write(pdf(100 * 1024))
+open(os.path.join(out, "cv.docx"), "wb").write(docx(300 * 1024))
+b = io.BytesIO()
+with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+    for i in range(10):
+        z.writestr(f"doc{i}.pdf", pdf(100 * 1024)); z.writestr(f"doc{i}.docx", docx(100 * 1024))
+open(os.path.join(out, "docs.zip"), "wb").write(b.getvalue())
+open(os.path.join(out, "big.bin"), "wb").write(bytes(10 * 1024 * 1024))
+PY
+
+cat > "$WORK/sandgate.yaml" <<YAML
+policy: $PWD/policies/default.yaml
+data_dir: $WORK/var
+http:
+  listen: 127.0.0.1:$PORT
+  limits: {max_body: 64MiB, max_in_flight: 128}
+YAML
+"$SANDGATE" serve --config "$WORK/sandgate.yaml" 2>"$WORK/serve.log" &
+SERVER=$!
+for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+echo "== wrk -t$THREADS -c$CONNS -d${DURATION}s, keep-alive (machine: $(nproc) cores)"
+for f in cv.pdf cv.docx docs.zip; do
+  printf '%-9s %7d bytes: ' "$f" "$(stat -c %s "$WORK/$f")"
+  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s bench/http_scan.lua "http://127.0.0.1:$PORT" -- "$WORK/$f" "$f" | tail -1
+done
+echo "== p99 at a fixed rate: ab cannot pace; use wrk2 if available, else see the p99 above"
+echo "== 64 connections uploading 10 MB files (ab -c64 -n256), peak server RSS"
+ab -q -c 64 -n 256 -p "$WORK/big.bin" -T application/octet-stream \
+   "http://127.0.0.1:$PORT/v1/scan?filename=big.bin" | grep -E "Requests per second|Failed requests|Non-2xx" || true
+echo "peak RSS: $(grep VmHWM /proc/$SERVER/status | awk '{print $2/1024 " MiB"}')"

@@ -1,0 +1,79 @@
+// The service configuration of `sandgate serve` (YAML, `--config FILE`): listen
+// addresses, TLS, bearer tokens, limits, the policy path and the data
+// directory. Embedded defaults apply for every key left out; the command-line
+// flags override the file.
+//
+// Guarantees: load_service_config never throws; every problem is reported as
+// "FILE:LINE:COL: message" (1-based) and unknown keys are errors, like the
+// policy language. A config with any error is not returned.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sandgate {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string to_string() const;
+};
+
+// "HOST:PORT", "[v6]:PORT"; port 0 is allowed (pick a free one).
+std::optional<HostPort> parse_host_port(const std::string& text, std::string* error);
+
+struct ApiToken {
+  std::string id;                      // for logs and metrics; never the token
+  std::array<unsigned char, 32> sha256{};  // of the token's bytes
+  std::vector<std::string> profiles;   // allowed profiles; "*" allows all
+};
+
+struct HttpConfig {
+  HostPort listen{"127.0.0.1", 8025};
+  std::string tls_cert;  // PEM paths; both set: HTTPS only (TLS 1.2+)
+  std::string tls_key;
+  bool allow_loopback_without_token = true;
+  std::vector<ApiToken> tokens;
+  uint64_t max_body_bytes = 64ull << 20;  // per request (all multipart parts together)
+  int max_parts = 32;                     // files in one multipart body
+  int max_in_flight = 64;                 // /v1/scan requests admitted at once; more: 503
+  int scan_workers = 0;                   // scans running at once; 0: number of cores
+  int threads = 0;                        // HTTP threads; 0: max_in_flight + 8
+  int queued_connections = 64;            // accepted connections waiting for a thread
+  double idle_timeout_s = 15;             // one socket read, and keep-alive idle
+  double body_timeout_s = 120;            // whole request body
+  int retry_after_s = 1;                  // Retry-After on 503
+};
+
+struct SmtpConfig {
+  HostPort listen{"127.0.0.1", 10025};
+  HostPort next_hop{"127.0.0.1", 10026};
+};
+
+struct ServiceConfig {
+  std::string source;  // the config file, or "(embedded defaults)"
+  std::string policy_path = "policies/default.yaml";
+  std::string data_dir = "var";
+  HttpConfig http;
+  SmtpConfig smtp;
+};
+
+struct ConfigResult {
+  std::optional<ServiceConfig> config;  // set only when errors is empty
+  std::vector<std::string> errors;      // "FILE:LINE:COL: message"
+};
+
+// Loads a config file over the embedded defaults. Relative paths inside it
+// (policy, data_dir, tls cert/key) resolve against the file's directory.
+ConfigResult load_service_config(const std::string& path);
+// Same from text (tests); `display_path` names it, `base_dir` resolves paths.
+ConfigResult parse_service_config(const std::string& text, const std::string& display_path,
+                                  const std::string& base_dir);
+
+// Lower-case hex SHA-256 of a token, as written in the config ("sha256:HEX").
+std::string token_sha256_hex(const std::string& token);
+
+}  // namespace sandgate

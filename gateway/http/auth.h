@@ -1,0 +1,37 @@
+// Bearer-token authentication for the HTTP API. Tokens are configured as
+// SHA-256 hashes; the presented token is hashed and compared against every
+// configured hash in constant time (CRYPTO_memcmp, no early exit), so neither
+// the tokens nor their hashes leak through timing.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "gateway/config.h"
+
+namespace sandgate {
+
+struct AuthOutcome {
+  enum class Status { ok, unauthorized, forbidden };
+  Status status = Status::unauthorized;
+  std::string token_id;  // "" for loopback-without-token, else the matching token's id
+  std::string message;   // why not, for the error body
+};
+
+class Authenticator {
+ public:
+  Authenticator(std::vector<ApiToken> tokens, bool allow_loopback_without_token)
+      : tokens_(std::move(tokens)), allow_loopback_(allow_loopback_without_token) {}
+
+  // `authorization` is the Authorization header value ("" when absent).
+  // A presented token is always checked, also from loopback: a wrong token is
+  // 401, never silently ignored. Thread-safe (immutable).
+  AuthOutcome check(const std::string& authorization, bool client_is_loopback,
+                    const std::string& profile) const;
+
+ private:
+  std::vector<ApiToken> tokens_;
+  bool allow_loopback_;
+};
+
+}  // namespace sandgate

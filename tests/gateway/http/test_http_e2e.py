@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `sandgate serve`'s HTTP intake against the built binary.
+
+Each test starts the real server on a free loopback port (port 0, read back
+from the startup log line) with a config the test writes, and drives it with
+the curl command, urllib, raw sockets and ssl. Only loopback; every loop is
+bounded.
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+import warnings
+
+warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0/1.1 are used on purpose, to be refused
+
+SANDGATE = os.environ.get("SANDGATE", "sandgate")
+SOURCE_ROOT = os.environ.get("SANDGATE_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+TOKEN = "portal-token-0123456789"
+
+
+def fake_pe():
+    import struct
+    pe = bytearray(1024)
+    pe[0:2] = b"MZ"
+    struct.pack_into("<I", pe, 0x3C, 0x80)
+    pe[0x80:0x84] = b"PE\0\0"
+    struct.pack_into("<HHIIIHH", pe, 0x84, 0x8664, 1, 0, 0, 0, 0xF0, 0x22)
+    struct.pack_into("<H", pe, 0x98, 0x20B)
+    return bytes(pe)
+
+
+class Server:
+    def __init__(self, tmp, extra_http="", limits="", env=None, tls=None):
+        self.tmp = tmp
+        self.policy_dir = os.path.join(tmp, "policies")
+        if not os.path.isdir(self.policy_dir):
+            shutil.copytree(os.path.join(SOURCE_ROOT, "policies"), self.policy_dir,
+                            ignore=shutil.ignore_patterns("*.cc", "*.h", "meson.build", "language"))
+        self.config = os.path.join(tmp, "sandgate.yaml")
+        tls_block = ""
+        if tls:
+            tls_block = f"  tls: {{cert: {tls[0]}, key: {tls[1]}}}\n"
+        with open(self.config, "w") as f:
+            f.write(
+                "policy: policies/default.yaml\n"
+                "data_dir: var\n"
+                "http:\n"
+                "  listen: 127.0.0.1:0\n"
+                + tls_block + extra_http +
+                "  tokens:\n"
+                "    - id: portal\n"
+                f"      sha256: \"sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\"\n"
+                "      profiles: [upload]\n"
+                "  limits:\n"
+                "    max_body: 32MiB\n"
+                + limits)
+        self.log_path = os.path.join(tmp, "serve.log")
+        self.log = open(self.log_path, "w+")
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen([SANDGATE, "serve", "--config", self.config], stderr=self.log,
+                                     stdout=subprocess.DEVNULL, env=e)
+        self.port = None
+        for _ in range(100):
+            time.sleep(0.05)
+            m = re.search(r'"http":"https?://127\.0\.0\.1:(\d+)"', self.log_text())
+            if m:
+                self.port = int(m.group(1))
+                break
+            if self.proc.poll() is not None:
+                break
+        if self.port is None:
+            self.stop()
+            raise AssertionError("server did not start:\n" + self.log_text())
+        self.scheme = "https" if tls else "http"
+        self.base = f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def log_text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def rss_kib(self, field="VmRSS"):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def post(url, data, headers=None, timeout=20, context=None):
+    req = urllib.request.Request(url, data=data, method="POST", headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+class HttpE2E(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sg-http-e2e-")
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self, **kw):
+        s = Server(self.tmp, **kw)
+        self.servers.append(s)
+        return s
+
+    def test_curl_end_to_end(self):
+        s = self.start()
+        with open(os.path.join(self.tmp, "cv.txt"), "w") as f:
+            f.write("Jane Doe, engineer\n")
+        with open(os.path.join(self.tmp, "offer.pdf.exe"), "wb") as f:
+            f.write(fake_pe())
+        out = subprocess.run(["curl", "-sS", "--data-binary", "@" + os.path.join(self.tmp, "cv.txt"),
+                              "-H", "Content-Type: application/octet-stream",
+                              "-w", "\n%{http_code}", f"{s.base}/v1/scan?filename=cv.txt"],
+                             capture_output=True, text=True, timeout=30)
+        body, code = out.stdout.rsplit("\n", 1)
+        self.assertEqual(code, "200")
+        report = json.loads(body)
+        self.assertEqual(report["verdict"], "pass")
+        self.assertEqual(report["objects"][0]["path"], "cv.txt")
+        out = subprocess.run(["curl", "-sS", "-H", "Authorization: Bearer " + TOKEN,
+                              "-F", "a=@" + os.path.join(self.tmp, "cv.txt"),
+                              "-F", "b=@" + os.path.join(self.tmp, "offer.pdf.exe"),
+                              f"{s.base}/v1/scan?profile=upload"], capture_output=True, text=True, timeout=30)
+        multi = json.loads(out.stdout)
+        self.assertEqual(multi["verdict"], "quarantine")
+        self.assertEqual([r["objects"][0]["path"] for r in multi["reports"]], ["cv.txt", "offer.pdf.exe"])
+        self.assertEqual([r["verdict"] for r in multi["reports"]], ["pass", "quarantine"])
+        out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                              "Authorization: Bearer nope", "--data-binary", "x", f"{s.base}/v1/scan"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.stdout, "401")
+        # One JSON log line per request, with the token id but never the token.
+        lines = [json.loads(l) for l in s.log_text().splitlines() if '"event":"request"' in l]
+        self.assertEqual(len(lines), 3)
+        self.assertEqual(lines[1]["token"], "portal")
+        self.assertNotIn(TOKEN, s.log_text())
+        self.assertEqual(os.listdir(os.path.join(self.tmp, "var", "spool")), [])
+
+    def test_1gb_streamed_upload_refused_without_memory_growth(self):
+        s = self.start()
+        time.sleep(0.2)
+        before = s.rss_kib()
+        # Announced: 413 at once, before any body byte.
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        sock.sendall(b"POST /v1/scan HTTP/1.1\r\nHost: t\r\nContent-Length: 1073741824\r\n\r\n")
+        head = sock.recv(4096)
+        self.assertTrue(head.startswith(b"HTTP/1.1 413"), head)
+        sock.close()
+        # Streamed (chunked, no length): refused once 32 MiB have passed.
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        sock.sendall(b"POST /v1/scan HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n" % (1 << 20) + b"\0" * (1 << 20) + b"\r\n"
+        sent = 0
+        answer = b""
+        sock.setblocking(False)
+        import select
+        deadline = time.time() + 40
+        while sent < (1 << 30) and time.time() < deadline:
+            r, w, _ = select.select([sock], [sock], [], 1.0)
+            if r:
+                try:
+                    data = sock.recv(65536)
+                except (ConnectionResetError, BlockingIOError):
+                    data = b""
+                answer += data
+                if not data or b"\r\n\r\n" in answer:
+                    break
+            if w:
+                try:
+                    sent += sock.send(chunk)
+                except (BrokenPipeError, ConnectionResetError, BlockingIOError):
+                    pass
+        sock.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 413"), answer[:200])
+        self.assertLess(sent, 200 << 20)  # stopped long before 1 GB
+        peak = s.rss_kib("VmHWM")
+        self.assertLess(peak - before, 64 * 1024, f"RSS grew from {before} KiB to a peak of {peak} KiB")
+        time.sleep(2.5)  # the lingering drain ends
+        self.assertEqual(os.listdir(os.path.join(self.tmp, "var", "spool")), [])
+
+    def test_slow_client_is_cut_off(self):
+        s = self.start(limits="    body_timeout: 2\n    idle_timeout: 5\n")
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        sock.sendall(b"POST /v1/scan HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n")
+        t0 = time.time()
+        answer = b""
+        sock.settimeout(1.0)
+        for _ in range(12):  # one byte a second, at most 12 s
+            try:
+                sock.sendall(b"x")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            try:
+                data = sock.recv(4096)
+                answer += data
+                if not data or b"\r\n\r\n" in answer:
+                    break
+            except socket.timeout:
+                pass
+        took = time.time() - t0
+        sock.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 408"), answer)
+        self.assertLess(took, 6)
+
+    def test_concurrent_clients(self):
+        s = self.start()
+        results = []
+        lock = threading.Lock()
+
+        def client(i):
+            for j in range(5):
+                data = (f"file {i}-{j}\n" * 100).encode() if j % 2 == 0 else fake_pe()
+                code, rep = post(f"{s.base}/v1/scan?filename=f{i}-{j}.txt", data)
+                with lock:
+                    results.append((code, rep.get("verdict"), j % 2))
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(len(results), 80)
+        for code, verdict, odd in results:
+            self.assertEqual(code, 200)
+            self.assertEqual(verdict, "quarantine" if odd else "pass")
+
+    def test_policy_reload_while_requests_run(self):
+        s = self.start()
+        stop = threading.Event()
+        seen = []
+
+        def client():
+            for _ in range(2000):
+                if stop.is_set():
+                    break
+                code, rep = post(f"{s.base}/v1/scan?filename=a.txt", b"hello\n")
+                seen.append((code, rep.get("policy", {}).get("sha256")))
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        old_sha = seen[0][1]
+        path = os.path.join(s.policy_dir, "default.yaml")
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("description: Shipped policy", "description: Edited policy", 1))
+        s.proc.send_signal(signal.SIGHUP)
+        new_sha = None
+        for _ in range(50):
+            shas = set(sha for _, sha in seen[-4:]) - {old_sha}
+            if shas:
+                new_sha = shas.pop()
+                break
+            time.sleep(0.1)
+        self.assertIsNotNone(new_sha, "the edited policy was never used")
+        # A broken version is refused; the running one keeps serving.
+        with open(path, "w") as f:
+            f.write("name: [broken\n")
+        s.proc.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        stop.set()
+        for t in threads:
+            t.join(30)
+        self.assertTrue(seen)
+        self.assertTrue(all(code == 200 for code, _ in seen), set(c for c, _ in seen))
+        self.assertEqual(set(sha for _, sha in seen), {old_sha, new_sha})
+        code, rep = post(f"{s.base}/v1/scan", b"after\n")
+        self.assertEqual((code, rep["policy"]["sha256"]), (200, new_sha))
+        metrics = urllib.request.urlopen(f"{s.base}/metrics", timeout=10).read().decode()
+        self.assertRegex(metrics, r"sandgate_policy_reloads_total [1-9]")
+        self.assertRegex(metrics, r"sandgate_policy_reload_failures_total [1-9]")
+
+    def test_tls(self):
+        cert = os.path.join(self.tmp, "cert.pem")
+        key = os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+        s = self.start(tls=(cert, key))
+        ctx = ssl.create_default_context(cafile=cert)
+        code, rep = post(f"{s.base}/v1/scan?filename=a.txt", b"hello over tls\n", context=ctx)
+        self.assertEqual((code, rep["verdict"]), (200, "pass"))
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                self.assertIn(tls.version(), ("TLSv1.2", "TLSv1.3"))
+        # TLS 1.1 and below are refused.
+        old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        old.check_hostname = False
+        old.verify_mode = ssl.CERT_NONE
+        try:
+            old.minimum_version = ssl.TLSVersion.TLSv1
+            old.maximum_version = ssl.TLSVersion.TLSv1_1
+            old.set_ciphers("ALL:@SECLEVEL=0")
+        except (ValueError, ssl.SSLError):
+            return
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as raw:
+            with self.assertRaises((ssl.SSLError, ConnectionResetError, OSError)):
+                old.wrap_socket(raw).do_handshake()
+
+    def test_sigterm_finishes_requests_in_flight(self):
+        s = self.start(env={"SANDGATE_TEST_SCAN_DELAY_MS": "1500"})
+        result = {}
+
+        def client():
+            result["r"] = post(f"{s.base}/v1/scan?filename=a.txt", b"hello\n", timeout=30)
+
+        t = threading.Thread(target=client)
+        t.start()
+        for _ in range(100):
+            m = urllib.request.urlopen(f"{s.base}/metrics", timeout=10).read().decode()
+            if "sandgate_http_in_flight 1\n" in m:
+                break
+            time.sleep(0.02)
+        s.proc.send_signal(signal.SIGTERM)
+        t.join(30)
+        self.assertEqual(result["r"][0], 200)
+        self.assertEqual(s.proc.wait(timeout=15), 0)
+        self.assertIn('"event":"stopped"', s.log_text())
+        # No longer accepting.
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", s.port), timeout=2).close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
