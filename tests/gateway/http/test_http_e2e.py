@@ -7,6 +7,8 @@ the curl command, urllib, raw sockets and ssl. Only loopback; every loop is
 bounded.
 """
 import hashlib
+import io
+import zipfile
 import json
 import os
 import re
@@ -255,6 +257,33 @@ class HttpE2E(unittest.TestCase):
         for code, verdict, odd in results:
             self.assertEqual(code, 200)
             self.assertEqual(verdict, "quarantine" if odd else "pass")
+
+    def test_scan_past_its_time_limit_is_quarantined_as_engine_timeout(self):
+        # A policy whose time limit (1 ms) no real scan can meet: the report is
+        # still a 200 with verdict quarantine and reason engine.timeout.
+        os.makedirs(os.path.join(self.tmp, "policies"), exist_ok=True)
+        shutil.copytree(os.path.join(SOURCE_ROOT, "policies"), os.path.join(self.tmp, "policies"),
+                        ignore=shutil.ignore_patterns("*.cc", "*.h", "meson.build", "language"),
+                        dirs_exist_ok=True)
+        path = os.path.join(self.tmp, "policies", "default.yaml")
+        with open(path) as f:
+            text = f.read()
+        # The upload profile's own limits override the top-level ones.
+        self.assertIn("      seconds: 20", text)
+        with open(path, "w") as f:
+            f.write(text.replace("      seconds: 20", "      seconds: 0.001", 1))
+        s = self.start()
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for i in range(500):  # under the upload profile's 2000-object limit
+                zf.writestr("doc-%d.txt" % i, ("line %d of a letter\n" % i) * 2000)
+        code, rep = post(f"{s.base}/v1/scan?filename=many.zip", buf.getvalue(), timeout=60)
+        self.assertEqual(code, 200, rep)
+        self.assertEqual(rep["verdict"], "quarantine")
+        self.assertIn("limits.time", rep["limits"]["hit"])
+        self.assertIn("engine.timeout", [r["rule"] for r in rep["reasons"]], rep["reasons"])
+        metrics = urllib.request.urlopen(f"{s.base}/metrics", timeout=10).read().decode()
+        self.assertRegex(metrics, r"sandgate_engine_timeouts_total [1-9]")
 
     def test_policy_reload_while_requests_run(self):
         s = self.start()
