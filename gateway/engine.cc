@@ -22,6 +22,8 @@
 #include <set>
 
 #include "analyzers/analyzer.h"
+#include "analyzers/yara/yara_rules.h"
+#include "policies/language/yaml_policy.h"
 #include "unpack/type_detect.h"
 #include "unpack/unpacker.h"
 
@@ -435,6 +437,13 @@ Report scan_submission(const Submission& submission, const Policy& policy,
                                  static_cast<int64_t>(state.limits.max_seconds * 1000.0));
   state.options = options;
   state.analyzers = AnalyzerRegistry::instance().create_all();
+  // The YARA analyzer scans with the rules of the policy this scan runs on.
+  // Only the YAML policy language has YARA rules, so they are found here
+  // rather than through a new Policy method; the scope ends with the scan.
+  std::shared_ptr<const YaraRules> yara_rules;
+  if (const auto* yaml = dynamic_cast<const policy_lang::YamlPolicy*>(&policy))
+    yara_rules = yaml->compiled().yara_rules;
+  YaraScanScope yara_scope(std::move(yara_rules), submission.facts.channel);
 
   Object root;
   root.name = submission.name.empty() ? base_name(submission.spool_path) : submission.name;

@@ -189,32 +189,14 @@ const char* authenticode_status_name(AuthenticodeStatus s) {
 
 bool authenticode_digest(const ByteSource& src, const PeInfo& pe, uint64_t end, const EVP_MD* md,
                          std::string* out_hex) {
-  // Skipped ranges, ascending: the checksum (4 bytes) and directory entry 4 (8 bytes).
-  struct Range {
-    uint64_t from, to;
-  };
-  std::vector<Range> parts;
-  uint64_t pos = 0;
-  auto skip = [&](uint64_t off, uint64_t len) {
-    if (off == 0 || off < pos) return;
-    parts.push_back({pos, std::min(off, end)});
-    pos = std::min(off + len, end);
-  };
-  skip(pe.checksum_offset, 4);
-  skip(pe.security_dir_offset, 8);
-  parts.push_back({pos, end});
   MdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) return false;
-  std::vector<unsigned char> buf(256 * 1024);
-  for (const auto& r : parts) {
-    for (uint64_t at = r.from; at < r.to;) {
-      size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), r.to - at));
-      size_t got = src.read_at(at, buf.data(), want);
-      if (got == 0) return false;
-      EVP_DigestUpdate(ctx.get(), buf.data(), got);
-      at += got;
-    }
-  }
+  PeDigestInput in = authenticode_digest_input(pe, end);
+  in.sink = [&](const unsigned char* p, size_t n) { EVP_DigestUpdate(ctx.get(), p, n); };
+  PeInfo scratch;  // no sections: the pass reads the digest ranges only
+  PeParseOptions opt;
+  opt.entropy = false;
+  if (!pe_read_pass(src, scratch, opt, &in)) return false;
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   if (EVP_DigestFinal_ex(ctx.get(), out, &n) != 1) return false;
@@ -222,8 +204,55 @@ bool authenticode_digest(const ByteSource& src, const PeInfo& pe, uint64_t end, 
   return true;
 }
 
+PeDigestInput authenticode_digest_input(const PeInfo& pe, uint64_t end) {
+  PeDigestInput in;
+  in.end = end;
+  in.checksum_offset = pe.checksum_offset;
+  in.security_dir_offset = pe.security_dir_offset;
+  return in;
+}
+
+// The verification state between reading the signature and the verdict.
+struct AuthenticodeVerifier::State {
+  AuthenticodeResult r;
+  bool final = false;  // r is the verdict already (unsigned, malformed)
+  Pkcs7Ptr p7;
+  PKCS7_SIGNER_INFO* si = nullptr;  // owned by p7
+  X509* signer = nullptr;           // owned by p7
+  const EVP_MD* md = nullptr;
+  ASN1_STRING* seq = nullptr;  // SpcIndirectDataContent, owned by p7
+  size_t signed_from = 0, signed_len = 0;
+  uint64_t table_offset = 0;
+};
+
+AuthenticodeVerifier::~AuthenticodeVerifier() = default;
+
+const EVP_MD* AuthenticodeVerifier::digest_md() const { return st_->final ? nullptr : st_->md; }
+
+PeDigestInput AuthenticodeVerifier::digest_input(const PeInfo& pe) const {
+  return authenticode_digest_input(pe, st_->table_offset);
+}
+
 AuthenticodeResult verify_authenticode(const ByteSource& src, const PeInfo& pe) {
+  AuthenticodeVerifier v(src, pe);
+  const EVP_MD* md = v.digest_md();
+  if (!md) return v.finish({});
+  std::string hex;
+  if (!authenticode_digest(src, pe, v.digest_input(pe).end, md, &hex)) return v.finish({});
+  return v.finish(hex);
+}
+
+AuthenticodeVerifier::AuthenticodeVerifier(const ByteSource& src, const PeInfo& pe)
+    : st_(std::make_unique<State>()) {
+  st_->r = read(src, pe);
+}
+
+AuthenticodeResult AuthenticodeVerifier::read(const ByteSource& src, const PeInfo& pe) {
   using S = AuthenticodeStatus;
+  auto fail = [this](S s, std::string detail) {
+    st_->final = true;
+    return ::sandgate::fail(s, std::move(detail));
+  };
   const PeDataDirectory* dir = pe.directory(kPeDirSecurity);
   if (!pe.is_pe || !dir || (dir->rva == 0 && dir->size == 0)) return fail(S::unsigned_, "no certificate table");
   // PE Format 5.7: the table is at a file offset, after the image, 8-byte aligned.
@@ -280,7 +309,7 @@ AuthenticodeResult verify_authenticode(const ByteSource& src, const PeInfo& pe) 
   const EVP_MD* md = md_for_nid(nid);
   if (!md) return fail(S::malformed, std::string("unsupported digest algorithm ") + OBJ_nid2sn(nid));
 
-  AuthenticodeResult r;
+  AuthenticodeResult& r = st_->r;
   r.digest_algorithm = OBJ_nid2sn(nid);
   for (auto& ch : r.digest_algorithm) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   r.signed_digest = hex_lower(signed_digest->data, size_t(signed_digest->length));
@@ -298,11 +327,32 @@ AuthenticodeResult verify_authenticode(const ByteSource& src, const PeInfo& pe) 
   r.has_signer = true;
   r.signer = describe_cert(signer);
 
-  if (!authenticode_digest(src, pe, off, md, &r.file_digest)) {
+  st_->p7 = std::move(p7);
+  st_->si = si;
+  st_->signer = signer;
+  st_->md = md;
+  st_->seq = seq;
+  st_->signed_from = signed_from;
+  st_->signed_len = signed_len;
+  st_->table_offset = off;
+  return r;
+}
+
+AuthenticodeResult AuthenticodeVerifier::finish(std::optional<std::string> file_digest_hex) {
+  using S = AuthenticodeStatus;
+  if (st_->final) return st_->r;
+  AuthenticodeResult r = st_->r;
+  PKCS7* p7 = st_->p7.get();
+  PKCS7_SIGNER_INFO* si = st_->si;
+  X509* signer = st_->signer;
+  ASN1_STRING* seq = st_->seq;
+  const size_t signed_from = st_->signed_from, signed_len = st_->signed_len;
+  if (!file_digest_hex) {
     r.status = S::malformed;
     r.detail = "the file cannot be read for the digest";
     return r;
   }
+  r.file_digest = *file_digest_hex;
   if (r.file_digest != r.signed_digest) {
     r.status = S::tampered;
     r.detail = "the file's " + r.digest_algorithm + " digest does not match the signed digest";
@@ -313,7 +363,7 @@ AuthenticodeResult verify_authenticode(const ByteSource& src, const PeInfo& pe) 
   // attribute); the chain is checked separately so its error can be told apart.
   auto store = codesign_store();
   BioPtr indata(BIO_new_mem_buf(seq->data + signed_from, int(signed_len)));
-  if (PKCS7_verify(p7.get(), nullptr, store.get(), indata.get(), nullptr, PKCS7_NOVERIFY) != 1) {
+  if (PKCS7_verify(p7, nullptr, store.get(), indata.get(), nullptr, PKCS7_NOVERIFY) != 1) {
     ERR_clear_error();
     r.status = S::tampered;
     r.detail = "the signature does not match the signed content";
@@ -328,7 +378,7 @@ AuthenticodeResult verify_authenticode(const ByteSource& src, const PeInfo& pe) 
   if (!ts.verified)
     if (ASN1_TYPE* a = PKCS7_get_attribute(si, NID_pkcs9_countersignature)) {
       Timestamp legacy;
-      read_countersignature(p7.get(), si, a, &legacy);
+      read_countersignature(p7, si, a, &legacy);
       if (legacy.verified || ts.kind.empty()) ts = legacy;
     }
   ERR_clear_error();

@@ -14,6 +14,8 @@
 // read into memory only up to kMaxAuthenticodeBlob. Never throws.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 
 #include <openssl/evp.h>
@@ -53,6 +55,36 @@ struct AuthenticodeResult {
 };
 
 AuthenticodeResult verify_authenticode(const ByteSource& src, const PeInfo& pe);
+
+// verify_authenticode in two steps, so that the caller can compute the file's
+// digest in the same read of the file as other per-byte work (pe_read_pass):
+//   AuthenticodeVerifier v(src, pe);          // reads the table and PKCS#7
+//   if (const EVP_MD* md = v.digest_md()) ... // hash v.digest_input(pe) with md
+//   AuthenticodeResult r = v.finish(hex);     // nullopt: the file could not be read
+// digest_md() is null when the verdict needs no digest (unsigned, malformed);
+// finish() then returns that verdict. Not thread-safe; one per file.
+class AuthenticodeVerifier {
+ public:
+  AuthenticodeVerifier(const ByteSource& src, const PeInfo& pe);
+  ~AuthenticodeVerifier();
+  AuthenticodeVerifier(const AuthenticodeVerifier&) = delete;
+  AuthenticodeVerifier& operator=(const AuthenticodeVerifier&) = delete;
+
+  const EVP_MD* digest_md() const;
+  // What the digest covers: up to the certificate table; set .sink before use.
+  PeDigestInput digest_input(const PeInfo& pe) const;
+  // REQUIRES: file_digest_hex is the lowercase hex digest with digest_md() of
+  // digest_input(pe), or nullopt when it could not be computed.
+  AuthenticodeResult finish(std::optional<std::string> file_digest_hex);
+
+ private:
+  struct State;
+  AuthenticodeResult read(const ByteSource& src, const PeInfo& pe);
+  std::unique_ptr<State> st_;
+};
+
+// The Authenticode digest ranges of pe up to `end` (no sink set).
+PeDigestInput authenticode_digest_input(const PeInfo& pe, uint64_t end);
 
 // The Authenticode digest of src with md, over [0, end) minus the checksum and
 // the certificate-table directory entry; false on a read error.

@@ -2,9 +2,13 @@
 // header facts, packer and anomaly hints (each low severity: they describe,
 // a rule decides), and the Authenticode verdict with signer facts
 // (signer.subject, signer.thumbprint, signer.valid) that policy conditions read.
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "analyzers/analyzer.h"
@@ -76,15 +80,35 @@ class PeAnalyzer final : public Analyzer {
 
   void analyze(Object& obj) override {
     if (obj.type.label != "pe" || !obj.bytes) return;
-    PeInfo pe = parse_pe(*obj.bytes);
+    const ByteSource& src = *obj.bytes;
+    // Headers first; the bytes are then read once for both the section
+    // entropy and the Authenticode digest (pe_read_pass), not once each.
+    PeParseOptions opt;
+    opt.entropy = false;
+    PeInfo pe = parse_pe(src, opt);
     for (const auto& e : pe.errors)
       obj.findings.push_back(make_finding("pe.malformed", "PE headers are unusable", e));
     if (!pe.is_pe) return;
+    AuthenticodeVerifier verifier(src, pe);
+    std::optional<std::string> digest;
+    const EVP_MD* md = verifier.digest_md();
+    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(md ? EVP_MD_CTX_new() : nullptr,
+                                                           EVP_MD_CTX_free);
+    PeDigestInput in = verifier.digest_input(pe);
+    in.sink = [&ctx](const unsigned char* p, size_t n) { EVP_DigestUpdate(ctx.get(), p, n); };
+    opt.entropy = true;
+    const bool hashing = ctx && EVP_DigestInit_ex(ctx.get(), md, nullptr) == 1;
+    bool read_ok = pe_read_pass(src, pe, opt, hashing ? &in : nullptr);
+    if (hashing && read_ok) {
+      unsigned char out[EVP_MAX_MD_SIZE];
+      unsigned int n = 0;
+      if (EVP_DigestFinal_ex(ctx.get(), out, &n) == 1) digest = hex_lower(out, n);
+    }
     describe(obj, pe);
     for (const auto& a : pe.anomalies)
       obj.findings.push_back(make_finding("pe.anomaly", a, obj.path));
     hints(obj, pe);
-    signature(obj, pe);
+    signature(obj, verifier.finish(std::move(digest)));
   }
 
  private:
@@ -127,8 +151,7 @@ class PeAnalyzer final : public Analyzer {
                                               " is outside every section"));
   }
 
-  static void signature(Object& obj, const PeInfo& pe) {
-    AuthenticodeResult r = verify_authenticode(*obj.bytes, pe);
+  static void signature(Object& obj, const AuthenticodeResult& r) {
     using S = AuthenticodeStatus;
     if (r.status == S::unsigned_) {
       obj.findings.push_back(make_finding("pe.unsigned", "no Authenticode signature"));

@@ -4,7 +4,10 @@
 #include "analyzers/pe/pe_parser.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,32 +48,29 @@ std::string read_c_name(const ByteSource& src, uint64_t off, size_t max) {
   return s;
 }
 
-void section_entropy(const ByteSource& src, PeSection& s, uint64_t file_size, uint64_t cap) {
-  if (s.raw_offset >= file_size || s.raw_size == 0) return;
-  uint64_t n = std::min<uint64_t>({s.raw_size, file_size - s.raw_offset, cap});
-  // Four histograms break the store-to-load dependency on runs of one byte.
-  uint32_t h[4][256] = {};
-  std::vector<unsigned char> buf(64 * 1024);
-  uint64_t done = 0;
-  while (done < n) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), n - done));
-    size_t got = src.read_at(s.raw_offset + done, buf.data(), want);
-    if (got == 0) break;
-    size_t i = 0;
-    for (; i + 4 <= got; i += 4) {
-      ++h[0][buf[i]];
-      ++h[1][buf[i + 1]];
-      ++h[2][buf[i + 2]];
-      ++h[3][buf[i + 3]];
-    }
-    for (; i < got; ++i) ++h[0][buf[i]];
-    done += got;
+// Histogram of one block into h (four tables break the store-to-load
+// dependency on runs of one byte value).
+void histogram_block(const unsigned char* p, size_t n, uint32_t (&h)[4][256]) {
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    ++h[0][p[i]];
+    ++h[1][p[i + 1]];
+    ++h[2][p[i + 2]];
+    ++h[3][p[i + 3]];
   }
-  uint64_t total[256];
-  for (int b = 0; b < 256; ++b) total[b] = uint64_t(h[0][b]) + h[1][b] + h[2][b] + h[3][b];
-  s.entropy = entropy_of(total, done);
-  s.entropy_bytes = done;
+  for (; i < n; ++i) ++h[0][p[i]];
 }
+
+struct Interval {
+  uint64_t from, to;  // [from, to)
+};
+
+// The Windows loader accepts at most 96 sections; past that (hostile or odd
+// files) each section's entropy is read on its own, so the per-section
+// histograms of the single pass stay bounded.
+constexpr size_t kMaxMergedSections = 96;
+constexpr size_t kPassBlock = 128 * 1024;
+constexpr uint64_t kEntropyWindows = 64;
 
 void parse_imports(const ByteSource& src, PeInfo& pe, const PeParseOptions& opt) {
   const PeDataDirectory* dir = pe.directory(kPeDirImport);
@@ -320,9 +320,147 @@ PeInfo parse_pe(const ByteSource& src, const PeParseOptions& opt) {
   }
 
   parse_imports(src, pe, opt);
-  if (opt.entropy)
-    for (auto& s : pe.sections) section_entropy(src, s, pe.file_size, opt.entropy_max_per_section);
+  if (opt.entropy) pe_read_pass(src, pe, opt, nullptr);
   return pe;
+}
+
+bool pe_read_pass(const ByteSource& src, PeInfo& pe, const PeParseOptions& opt,
+                  const PeDigestInput* digest) {
+  const uint64_t file_size = src.size();
+  // What each consumer needs, as byte intervals of the file.
+  std::vector<Interval> digest_parts;
+  if (digest) {
+    const uint64_t end = std::min(digest->end, file_size);
+    uint64_t pos = 0;
+    auto skip = [&](uint64_t off, uint64_t len) {
+      if (off == 0 || off < pos) return;
+      digest_parts.push_back({pos, std::min(off, end)});
+      pos = std::min(off + len, end);
+    };
+    skip(digest->checksum_offset, 4);
+    skip(digest->security_dir_offset, 8);
+    digest_parts.push_back({pos, end});
+  }
+  // Entropy windows: a whole section, or evenly spaced samples of a big one.
+  struct Window {
+    size_t section;
+    Interval iv;
+  };
+  std::vector<Window> windows;
+  const uint64_t sample = std::max<uint64_t>(opt.entropy_sample_bytes, kEntropyWindows);
+  if (opt.entropy) {
+    const uint64_t width = sample / kEntropyWindows;
+    for (size_t i = 0; i < pe.sections.size(); ++i) {
+      const PeSection& s = pe.sections[i];
+      if (s.raw_offset >= file_size || s.raw_size == 0) continue;
+      const uint64_t n = std::min<uint64_t>(s.raw_size, file_size - s.raw_offset);
+      if (n <= sample) {
+        windows.push_back({i, {s.raw_offset, s.raw_offset + n}});
+        continue;
+      }
+      for (uint64_t j = 0; j < kEntropyWindows; ++j) {
+        uint64_t at = s.raw_offset + (n - width) * j / (kEntropyWindows - 1);
+        windows.push_back({i, {at, at + width}});
+      }
+    }
+  }
+  const bool merged = pe.sections.size() <= kMaxMergedSections;
+
+  std::unique_ptr<unsigned char[]> buf(new unsigned char[kPassBlock]);
+  uint32_t h[4][256];
+  // Streams [from, to) of the file through fn(offset, bytes, n) in blocks;
+  // false on a short read.
+  auto stream = [&](Interval iv, auto&& fn) {
+    for (uint64_t at = iv.from; at < iv.to;) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(kPassBlock, iv.to - at));
+      size_t got = src.read_at(at, buf.get(), want);
+      if (got == 0) return false;
+      fn(at, buf.get(), got);
+      at += got;
+    }
+    return true;
+  };
+  auto finish_section = [&](PeSection& s, const uint64_t(&total)[256], uint64_t n) {
+    s.entropy = entropy_of(total, n);
+    s.entropy_bytes = n;
+  };
+
+  if (!merged) {
+    // One read per window for the entropy (windows come grouped by
+    // section), then the digest on its own.
+    for (size_t k = 0; k < windows.size();) {
+      const size_t section = windows[k].section;
+      std::memset(h, 0, sizeof h);
+      uint64_t done = 0;
+      for (; k < windows.size() && windows[k].section == section; ++k)
+        stream(windows[k].iv, [&](uint64_t, const unsigned char* p, size_t n) {
+          histogram_block(p, n, h);
+          done += n;
+        });
+      uint64_t total[256];
+      for (int b = 0; b < 256; ++b) total[b] = uint64_t(h[0][b]) + h[1][b] + h[2][b] + h[3][b];
+      finish_section(pe.sections[section], total, done);
+    }
+    bool ok = true;
+    for (const auto& part : digest_parts)
+      ok = ok &&
+           stream(part, [&](uint64_t, const unsigned char* p, size_t n) { digest->sink(p, n); });
+    return ok;
+  }
+
+  std::sort(windows.begin(), windows.end(),
+            [](const Window& a, const Window& b) { return a.iv.from < b.iv.from; });
+  // The union of all intervals, read once in file order.
+  std::vector<Interval> all = digest_parts;
+  for (const auto& w : windows) all.push_back(w.iv);
+  std::sort(all.begin(), all.end(),
+            [](const Interval& a, const Interval& b) { return a.from < b.from; });
+  std::vector<Interval> runs;
+  for (const auto& iv : all) {
+    if (iv.to <= iv.from) continue;
+    if (!runs.empty() && iv.from <= runs.back().to)
+      runs.back().to = std::max(runs.back().to, iv.to);
+    else
+      runs.push_back(iv);
+  }
+  std::vector<std::array<uint64_t, 256>> totals(pe.sections.size());
+  std::vector<uint64_t> counted(pe.sections.size(), 0);
+  for (auto& t : totals) t.fill(0);
+  bool ok = true;
+  for (const auto& run : runs) {
+    bool complete = stream(run, [&](uint64_t at, const unsigned char* p, size_t n) {
+      const uint64_t end = at + n;
+      for (const auto& part : digest_parts) {
+        uint64_t a = std::max(at, part.from), b = std::min(end, part.to);
+        if (a < b) digest->sink(p + (a - at), static_cast<size_t>(b - a));
+      }
+      // Windows are sorted by start and at most `sample` long: only those
+      // starting in [at - sample, end) can overlap this block.
+      auto first = std::lower_bound(windows.begin(), windows.end(), at > sample ? at - sample : 0,
+                                    [](const Window& w, uint64_t v) { return w.iv.from < v; });
+      for (auto it = first; it != windows.end() && it->iv.from < end; ++it) {
+        const Window& w = *it;
+        uint64_t a = std::max(at, w.iv.from), b = std::min(end, w.iv.to);
+        if (a >= b) continue;
+        std::memset(h, 0, sizeof h);
+        histogram_block(p + (a - at), static_cast<size_t>(b - a), h);
+        auto& t = totals[w.section];
+        for (int v = 0; v < 256; ++v)
+          t[size_t(v)] += uint64_t(h[0][v]) + h[1][v] + h[2][v] + h[3][v];
+        counted[w.section] += b - a;
+      }
+    });
+    if (!complete)
+      for (const auto& part : digest_parts)
+        if (part.from < run.to && part.to > run.from) ok = false;
+  }
+  for (size_t i = 0; i < pe.sections.size(); ++i) {
+    if (counted[i] == 0) continue;
+    uint64_t total[256];
+    std::copy(totals[i].begin(), totals[i].end(), total);
+    finish_section(pe.sections[i], total, counted[i]);
+  }
+  return ok;
 }
 
 }  // namespace sandgate

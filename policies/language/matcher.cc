@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace sandgate::policy_lang {
@@ -472,6 +473,27 @@ bool evaluate(const Condition& c, const EvalContext& ctx, std::string* witness) 
       return true;
   }
   return false;
+}
+
+void matched_findings(const Condition& c, const EvalContext& ctx, std::vector<std::string>* ids) {
+  using K = Condition::Kind;
+  switch (c.kind) {
+    case K::all:
+      for (const auto& ch : c.children) matched_findings(ch, ctx, ids);
+      return;
+    case K::any:
+      for (const auto& ch : c.children)
+        if (evaluate(ch, ctx, nullptr)) matched_findings(ch, ctx, ids);
+      return;
+    case K::finding:
+      for (const auto& f : ctx.object.findings) {
+        if (f.severity < c.min_severity || !first_glob_match(c.globs, f.id)) continue;
+        if (std::find(ids->begin(), ids->end(), f.id) == ids->end()) ids->push_back(f.id);
+      }
+      return;
+    default:
+      return;
+  }
 }
 
 }  // namespace sandgate::policy_lang

@@ -151,6 +151,13 @@ struct EvalContext {
 // the finding id or "fact=value" that made it hold.
 bool evaluate(const Condition& c, const EvalContext& ctx, std::string* witness);
 
+// Appends to *ids every finding id of the object that a `finding` condition
+// on a holding path of c matches: every child of an `all`, the children of an
+// `any` that hold, nothing under a `not`. Distinct ids, in the order found.
+// REQUIRES: evaluate(c, ctx) is true. For reasons that name every finding a
+// deciding rule matched on, not only the first.
+void matched_findings(const Condition& c, const EvalContext& ctx, std::vector<std::string>* ids);
+
 // Helpers shared with the loader.
 std::string ascii_lower(std::string_view s);
 // The object's own name: Object::name, else the last component of its path.

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -616,6 +617,7 @@ class Loader {
   // ---- yara ----
 
   void compile_yara(const YAML::Node& n) {
+    const int errors_before = errors_;
     for (auto& [pattern, node] : scalars(n, "yara")) {
       if (pattern.empty()) {
         error(node, "empty YARA path");
@@ -645,8 +647,29 @@ class Loader {
           continue;
         }
         include(f);
-        policy_->yara_files.push_back(f);
+        if (std::find(policy_->yara_files.begin(), policy_->yara_files.end(), f) ==
+            policy_->yara_files.end())
+          policy_->yara_files.push_back(f);
       }
+    }
+    if (policy_->yara_files.empty() || errors_ > errors_before) return;
+    // Compiled once per load; a rule file that does not compile is an error
+    // of the policy at that file and line.
+    std::vector<YaraDiagnostic> diags;
+    policy_->yara_rules = YaraRules::compile(policy_->yara_files, &diags);
+    for (const auto& d : diags)
+      add(d.file, d.line - 1, -1, (d.warning ? "YARA: " : "YARA rule error: ") + d.message,
+          d.warning);
+    if (!policy_->yara_rules) {
+      if (std::none_of(diags.begin(), diags.end(),
+                       [](const YaraDiagnostic& d) { return !d.warning; }))
+        error(n, "the YARA rule files do not compile");
+      return;
+    }
+    // `finding: yara.RULE` names a rule of these files: a known finding id.
+    for (const auto& rule : policy_->yara_rules->rule_names()) {
+      yara_ids_.push_back("yara." + rule);
+      finding_ids_.push_back(yara_ids_.back());
     }
   }
 
@@ -1061,6 +1084,7 @@ class Loader {
   std::string manifest_;
   std::string plain_sha_;
   std::vector<std::string_view> finding_ids_;
+  std::deque<std::string> yara_ids_;  // owns the yara.RULE ids in finding_ids_
   std::vector<std::string_view> labels_;
   std::set<std::string> bad_lists_;
   std::vector<std::pair<std::string, YAML::Mark>> profile_refs_;

@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "analyzers/yara/yara_rules.h"
 #include "policies/language/matcher.h"
 #include "policies/policy.h"
 #include "unpack/finding.h"
@@ -52,6 +53,9 @@ struct CompiledPolicy {
   std::string sha256;                       // see policy_loader.h for what is hashed
   std::vector<std::string> included_files;  // list and YARA files, resolved paths
   std::vector<std::string> yara_files;      // resolved YARA rule files, in order
+  // yara_files compiled at load; null when the policy names no YARA files.
+  // The engine makes them current for each scan on this policy.
+  std::shared_ptr<const YaraRules> yara_rules;
   Limits limits;                            // top-level limits
   std::map<std::string, NamedList> lists;
   std::vector<Profile> profiles;  // in file order

@@ -17,6 +17,35 @@ struct Candidate {
   Reason reason;
 };
 
+// A hash list decided: the reason names the list's role, not the hash (the
+// object's sha256 is in the report). Allow lists are the rules whose action
+// is pass.
+bool is_hash_witness(std::string_view witness) { return witness.substr(0, 7) == "sha256="; }
+
+// The reasons of a deciding rule. A rule that matched on several findings of
+// the object gets one reason per finding (Job.pdf.exe: name.double_extension
+// and name.disguised_executable), the witness first; otherwise one reason.
+// Pass decisions are recorded only when a hash allow list made them.
+void add_rule_reasons(const Rule& rule, const EvalContext& ctx, const std::string& witness,
+                      std::vector<Candidate>& out) {
+  const Action act = rule.action;
+  const std::string& path = ctx.object.path;
+  if (is_hash_witness(witness)) {
+    out.push_back({act, {rule.name, path, act == Action::pass ? "hash.allowed" : "hash.blocked"}});
+    return;
+  }
+  if (act == Action::pass) return;
+  std::vector<std::string> ids;
+  matched_findings(rule.when, ctx, &ids);
+  if (ids.size() <= 1) {
+    out.push_back({act, {rule.name, path, witness}});
+    return;
+  }
+  out.push_back({act, {rule.name, path, witness}});
+  for (auto& id : ids)
+    if (id != witness) out.push_back({act, {rule.name, path, std::move(id)}});
+}
+
 }  // namespace
 
 YamlPolicy::YamlPolicy(std::shared_ptr<const CompiledPolicy> compiled)
@@ -86,7 +115,7 @@ Decision YamlPolicy::run(const std::vector<Object>& objects, const SubmissionFac
       act = rule.action;
       decided = true;
       if (ot) ot->deciding_rule = static_cast<int>(ot->rules.size()) - 1;
-      if (act != Action::pass) candidates.push_back({act, {rule.name, obj.path, witness}});
+      add_rule_reasons(rule, ctx, witness, candidates);
       break;
     }
     if (!decided && act != Action::pass)
@@ -115,10 +144,9 @@ Decision YamlPolicy::run(const std::vector<Object>& objects, const SubmissionFac
     if (ot) ot->action = act;
     if (act > d.action) d.action = act;
   }
-  if (d.action != Action::pass) {
-    for (auto& c : candidates)
-      if (c.action == d.action) d.reasons.push_back(std::move(c.reason));
-  }
+  // (A pass keeps only the hash allow-list reasons: why a listed file went through.)
+  for (auto& c : candidates)
+    if (c.action == d.action) d.reasons.push_back(std::move(c.reason));
   return d;
 }
 

@@ -14,7 +14,10 @@
 //   action, and one carrying a limits.* finding at least its on_limit action,
 //   whatever the rules said, allow-list rules included.
 // - The submission's action is the most severe over objects (Action order);
-//   the reasons are those of the objects that reached that action.
+//   the reasons are those of the objects that reached that action. A rule
+//   that matched on several findings of an object gives one reason per
+//   finding; a rule decided by a sha256 list gives the finding "hash.blocked"
+//   (or "hash.allowed" for a pass rule: a pass decision carries only those).
 // Thread-safe: immutable after construction.
 #pragma once
 
