@@ -1,0 +1,382 @@
+// Tests of the directory + SQLite quarantine store: put/get round trip,
+// content addressing and durability layout, list filters, state transitions,
+// audit immutability, concurrent writers, purge, and a simulated full disk.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "gateway/quarantine/directory_store.h"
+
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Exception.h>
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace sandgate;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "sgq-XXXXXX").string();
+    REQUIRE(mkdtemp(t.data()) != nullptr);
+    path = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string write_file(const fs::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary) << bytes;
+  return p.string();
+}
+
+std::string read_file(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+QuarantineItem mail_item(const std::string& sender, const std::string& rcpt,
+                         const std::string& reason) {
+  QuarantineItem it;
+  it.channel = "mail";
+  it.profile = "mail";
+  it.sender = sender;
+  it.recipients = {rcpt, "second@example.org"};
+  it.subject = "Invoice\r\nBcc: x";
+  it.file_names = {"invoice.exe"};
+  it.verdict = "quarantine";
+  it.action = "quarantine";
+  it.reasons = {reason};
+  it.report_json = "{\"verdict\":\"quarantine\"}";
+  return it;
+}
+
+size_t count_files(const fs::path& dir) {
+  size_t n = 0;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("put stores content-addressed bytes and get returns the metadata") {
+  TempDir t;
+  std::string err;
+  auto store = DirectoryStore::open((t.path / "q").string(), &err);
+  REQUIRE_MESSAGE(store, err);
+  std::string content = "From: a@b\r\nSubject: x\r\n\r\nbody\r\n";
+  auto id = store->put(
+      write_file(t.path / "in.eml", content),
+      mail_item("Eve@Evil.example", "bob@corp.example", "block-exe x type.executable"), &err);
+  REQUIRE_MESSAGE(id, err);
+  CHECK(id->size() == 32);
+  auto got = store->get(*id, &err);
+  REQUIRE(got);
+  CHECK(got->id == *id);
+  CHECK(got->sender == "Eve@Evil.example");
+  CHECK(got->recipients == std::vector<std::string>{"bob@corp.example", "second@example.org"});
+  CHECK(got->subject == "Invoice\r\nBcc: x");
+  CHECK(got->size == content.size());
+  CHECK(got->state == QuarantineState::held);
+  CHECK(got->created_unix_ms > 1'600'000'000'000);
+  auto path = store->content_path(*id, &err);
+  REQUIRE(path);
+  CHECK(read_file(*path) == content);
+  // objects/HH/SHA256 of the content.
+  CHECK(fs::path(*path).filename().string().size() == 64);
+  CHECK(fs::path(*path).parent_path().filename().string() ==
+        fs::path(*path).filename().string().substr(0, 2));
+  // The caller keeps its file.
+  CHECK(fs::exists(t.path / "in.eml"));
+  // Nothing left in tmp/.
+  CHECK(fs::is_empty(t.path / "q" / "tmp"));
+  CHECK_FALSE(store->get("0123456789abcdef0123456789abcdef", &err));
+  CHECK_FALSE(store->get("../../etc/passwd", &err));
+
+  // Reopening (another process) sees the same item.
+  store.reset();
+  auto again = DirectoryStore::open((t.path / "q").string(), &err);
+  REQUIRE(again);
+  CHECK(again->get(*id, &err)->sender == "Eve@Evil.example");
+  // JSON view carries the id and the report.
+  std::string j = quarantine_item_to_json(*again->get(*id, &err), true);
+  CHECK(j.find("\"id\":\"" + *id + "\"") != std::string::npos);
+  CHECK(j.find("\"report\":{\"verdict\":\"quarantine\"}") != std::string::npos);
+  CHECK(j.find("\\r\\n") != std::string::npos);  // control bytes escaped
+}
+
+TEST_CASE("list filters by sender, recipient, reason, state and time") {
+  TempDir t;
+  std::string err;
+  auto store = DirectoryStore::open((t.path / "q").string(), &err);
+  REQUIRE(store);
+  auto a =
+      store->put(write_file(t.path / "a", "AAA"),
+                 mail_item("alice@x.example", "bob@corp.example", "r1 o type.executable"), &err);
+  auto b =
+      store->put(write_file(t.path / "b", "BBB"),
+                 mail_item("mallory@y.example", "carol@corp.example", "r2 o macro.autoexec"), &err);
+  REQUIRE(a);
+  REQUIRE(b);
+  QuarantineFilter f;
+  CHECK(store->list(f, &err).size() == 2);
+  f.sender = "ALICE";
+  auto l = store->list(f, &err);
+  REQUIRE(l.size() == 1);
+  CHECK(l[0].id == *a);
+  f = {};
+  f.recipient = "carol@";
+  l = store->list(f, &err);
+  REQUIRE(l.size() == 1);
+  CHECK(l[0].id == *b);
+  f = {};
+  f.reason = "macro";
+  CHECK(store->list(f, &err).size() == 1);
+  f.reason = "nothing-like-this";
+  CHECK(store->list(f, &err).empty());
+  f = {};
+  f.until_unix_ms = store->get(*a, &err)->created_unix_ms - 1;
+  CHECK(store->list(f, &err).empty());
+  f = {};
+  f.since_unix_ms = store->get(*a, &err)->created_unix_ms;
+  CHECK(store->list(f, &err).size() == 2);
+  REQUIRE(store->set_state(*a, QuarantineState::released, "test", &err));
+  f = {};
+  f.state = QuarantineState::held;
+  l = store->list(f, &err);
+  REQUIRE(l.size() == 1);
+  CHECK(l[0].id == *b);
+}
+
+TEST_CASE("state changes follow held -> released/deleted and are audited") {
+  TempDir t;
+  std::string err;
+  auto store = DirectoryStore::open((t.path / "q").string(), &err);
+  REQUIRE(store);
+  // Two items sharing one content file.
+  auto a = store->put(write_file(t.path / "a", "same"), mail_item("a@x", "b@y", "r"), &err);
+  auto b = store->put(write_file(t.path / "b", "same"), mail_item("a@x", "b@y", "r"), &err);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(*store->content_path(*a, &err) == *store->content_path(*b, &err));
+
+  CHECK(store->set_state(*a, QuarantineState::released, "admin1", &err));
+  CHECK_FALSE(store->set_state(*a, QuarantineState::released, "admin1", &err));
+  CHECK(err.find("released") != std::string::npos);
+  CHECK_FALSE(store->set_state(*a, QuarantineState::held, "admin1", &err));
+  CHECK(store->set_state(*a, QuarantineState::deleted, "admin2", &err));
+  CHECK_FALSE(store->set_state(*a, QuarantineState::released, "admin2", &err));
+  CHECK_FALSE(store->content_path(*a, &err));
+  // b still holds the shared content.
+  auto pb = store->content_path(*b, &err);
+  REQUIRE(pb);
+  CHECK(read_file(*pb) == "same");
+  CHECK(store->set_state(*b, QuarantineState::deleted, "admin2", &err));
+  CHECK_FALSE(fs::exists(*pb));
+  CHECK_FALSE(
+      store->set_state("ffffffffffffffffffffffffffffffff", QuarantineState::deleted, "x", &err));
+
+  auto audit = store->audit(*a, &err);
+  REQUIRE(audit.size() == 3);
+  CHECK(audit[0].action == "held");
+  CHECK(audit[1].action == "released");
+  CHECK(audit[1].actor == "admin1");
+  CHECK(audit[2].action == "deleted");
+  CHECK(audit[2].from_state == "released");
+  CHECK(audit[2].actor == "admin2");
+  CHECK(audit[1].time_unix_ms >= audit[0].time_unix_ms);
+  // The JSON lines log holds the same records, one per line.
+  std::string log = read_file((t.path / "q" / "audit.jsonl").string());
+  // held a, held b, released a, deleted a, deleted b; refused changes log nothing.
+  CHECK(std::count(log.begin(), log.end(), '\n') == 5);
+  CHECK(log.find("\"actor\":\"admin1\",\"action\":\"released\"") != std::string::npos);
+}
+
+TEST_CASE("audit records cannot be edited or removed, and the log only grows") {
+  TempDir t;
+  std::string err;
+  std::string dir = (t.path / "q").string();
+  auto store = DirectoryStore::open(dir, &err);
+  REQUIRE(store);
+  auto a = store->put(write_file(t.path / "a", "x"), mail_item("a@x", "b@y", "r"), &err);
+  REQUIRE(a);
+  std::string before = read_file(dir + "/audit.jsonl");
+  REQUIRE(store->set_state(*a, QuarantineState::released, "admin", &err));
+  REQUIRE(store->purge(INT64_MAX, "admin", &err) == 1u);
+  std::string after = read_file(dir + "/audit.jsonl");
+  CHECK(after.size() > before.size());
+  CHECK(after.compare(0, before.size(), before) == 0);  // old lines untouched
+  // Even a direct SQL client is refused by the triggers.
+  Poco::Data::SQLite::Connector::registerConnector();
+  Poco::Data::Session db("SQLite", dir + "/index.sqlite");
+  using namespace Poco::Data::Keywords;
+  CHECK_THROWS_AS((db << "UPDATE audit SET actor = 'mallory'", now), Poco::Exception);
+  CHECK_THROWS_AS((db << "DELETE FROM audit", now), Poco::Exception);
+  // Purge removed the item but kept its whole history, plus a "purged" record.
+  auto audit = store->audit(*a, &err);
+  REQUIRE(audit.size() == 3);
+  CHECK(audit[2].action == "purged");
+  CHECK_FALSE(store->get(*a, &err));
+}
+
+TEST_CASE("concurrent writers from several threads all land, with unique ids") {
+  TempDir t;
+  std::string err;
+  auto store = DirectoryStore::open((t.path / "q").string(), &err);
+  REQUIRE(store);
+  constexpr int kThreads = 6, kPerThread = 15;
+  std::vector<std::vector<std::string>> ids(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int th = 0; th < kThreads; ++th) {
+    threads.emplace_back([&, th] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string name = "in-" + std::to_string(th) + "-" + std::to_string(i);
+        std::string content = "message " + name + (i % 2 ? " shared" : "");
+        std::string e;
+        auto id = store->put(write_file(t.path / name, i % 3 == 0 ? "common" : content),
+                             mail_item("s" + std::to_string(th) + "@x", "r@y", "r"), &e);
+        if (id) {
+          ids[th].push_back(*id);
+        } else {
+          ++failures;
+        }
+      }
+    });
+  }
+  // A second store object on the same directory (as a second process would)
+  // changes states meanwhile.
+  auto other = DirectoryStore::open((t.path / "q").string(), &err);
+  REQUIRE(other);
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  std::set<std::string> all;
+  for (auto& v : ids) all.insert(v.begin(), v.end());
+  CHECK(all.size() == kThreads * kPerThread);
+  CHECK(other->list({}, &err).size() == kThreads * kPerThread);
+  for (const auto& id : all) {
+    auto p = other->content_path(id, &err);
+    REQUIRE_MESSAGE(p, err);
+  }
+  CHECK(other->audit("", &err).size() == kThreads * kPerThread);
+}
+
+TEST_CASE("purge removes old items and their unshared content") {
+  TempDir t;
+  std::string err;
+  auto store = DirectoryStore::open((t.path / "q").string(), &err);
+  REQUIRE(store);
+  auto a = store->put(write_file(t.path / "a", "old"), mail_item("a@x", "b@y", "r"), &err);
+  REQUIRE(a);
+  auto pa = *store->content_path(*a, &err);
+  int64_t cutoff = store->get(*a, &err)->created_unix_ms + 1;
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto b = store->put(write_file(t.path / "b", "new"), mail_item("a@x", "b@y", "r"), &err);
+  REQUIRE(b);
+  auto n = store->purge(cutoff, "retention", &err);
+  REQUIRE(n);
+  CHECK(*n == 1);
+  CHECK_FALSE(store->get(*a, &err));
+  CHECK_FALSE(fs::exists(pa));
+  CHECK(store->get(*b, &err));
+  CHECK(read_file(*store->content_path(*b, &err)) == "new");
+}
+
+TEST_CASE("a failed write (store full) returns nullopt and leaves nothing listed") {
+  TempDir t;
+  std::string err;
+  std::string dir = (t.path / "q").string();
+  {
+    auto store = DirectoryStore::open(dir, &err);
+    REQUIRE(store);
+  }
+  std::string big = write_file(t.path / "big", std::string(1 << 20, 'x'));
+  // RLIMIT_FSIZE in a child makes every write past 64 KiB fail with EFBIG,
+  // as a full file system would fail with ENOSPC; no mount needed.
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    rlimit lim{64 << 10, 64 << 10};
+    setrlimit(RLIMIT_FSIZE, &lim);
+    std::string e;
+    auto store = DirectoryStore::open(dir, &e);
+    if (!store) _exit(3);
+    auto id = store->put(big, mail_item("a@x", "b@y", "r"), &e);
+    if (id) _exit(4);
+    if (e.find("cannot write") == std::string::npos) _exit(5);
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  auto store = DirectoryStore::open(dir, &err);
+  REQUIRE(store);
+  CHECK(store->list({}, &err).empty());
+  CHECK(err.empty());
+  CHECK(fs::is_empty(fs::path(dir) / "tmp"));
+  CHECK(count_files(fs::path(dir) / "objects") == 0);
+  CHECK(store->audit("", &err).empty());
+
+  // A store whose path runs through a regular file cannot be opened at all.
+  write_file(t.path / "plainfile", "x");
+  CHECK_FALSE(DirectoryStore::open((t.path / "plainfile" / "q").string(), &err));
+  CHECK_FALSE(err.empty());
+  // Missing content: nullopt with an error, nothing stored.
+  CHECK_FALSE(store->put((t.path / "missing").string(), mail_item("a@x", "b@y", "r"), &err));
+  CHECK(err.find("cannot open content") != std::string::npos);
+  CHECK(store->list({}, &err).empty());
+}
+
+TEST_CASE("several processes writing one store (SQLite locking) lose nothing") {
+  TempDir t;
+  std::string err;
+  std::string dir = (t.path / "q").string();
+  REQUIRE(DirectoryStore::open(dir, &err));
+  constexpr int kProcs = 3, kEach = 10;
+  std::vector<pid_t> kids;
+  for (int p = 0; p < kProcs; ++p) {
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      std::string e;
+      auto store = DirectoryStore::open(dir, &e);
+      if (!store) _exit(3);
+      for (int i = 0; i < kEach; ++i) {
+        std::string src = write_file(t.path / ("p" + std::to_string(p) + "-" + std::to_string(i)),
+                                     "content " + std::to_string(p * 100 + i));
+        if (!store->put(src, mail_item("a@x", "b@y", "r"), &e)) _exit(4);
+      }
+      _exit(0);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t pid : kids) {
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  }
+  auto store = DirectoryStore::open(dir, &err);
+  REQUIRE(store);
+  CHECK(store->list({}, &err).size() == kProcs * kEach);
+  std::string log = read_file(dir + "/audit.jsonl");
+  CHECK(std::count(log.begin(), log.end(), '\n') == kProcs * kEach);
+}
