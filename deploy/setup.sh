@@ -24,7 +24,8 @@ PACKAGES=(
   libyaml-cpp-dev libyara-dev
   python3 file zip unzip 7zip genisoimage xorriso cpio gcab lhasa
   gzip bzip2 xz-utils zstd lz4 lzip
-  gcc-mingw-w64-x86-64-win32 osslsigncode openssl
+  gcc-mingw-w64-x86-64-win32 osslsigncode openssl curl
+  swaks postfix
 )
 
 install_deps() {

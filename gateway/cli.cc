@@ -13,6 +13,7 @@
 
 #include "gateway/engine.h"
 #include "gateway/policy_command.h"
+#include "gateway/quarantine/quarantine_command.h"
 #include "gateway/report_json.h"
 #include "gateway/serve.h"
 #include "policies/builtin_policy.h"
@@ -160,10 +161,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     return run_policy_command(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
   if (cmd == "serve")
     return run_serve(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
-  if (cmd == "quarantine") {
-    err << "sandgate " << cmd << ": not available in this build yet\n";
-    return 2;
-  }
+  if (cmd == "quarantine")
+    return run_quarantine_command(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
   err << "sandgate: unknown command '" << cmd << "'\n" << kUsage;
   return 2;
 }

@@ -1,7 +1,9 @@
 // `sandgate serve`: loads the service config (or the embedded defaults),
 // applies the command-line overrides, loads the policy with hot reload and
-// runs the HTTP intake until SIGTERM/SIGINT (graceful: stop accepting, finish
-// admitted requests, exit 0). SIGHUP reloads the policy.
+// runs the HTTP and SMTP intake (gateway/smtp: content filter relaying to the
+// next hop, held mail in the quarantine directory store) until SIGTERM/SIGINT
+// (graceful: stop accepting, finish admitted requests and SMTP transactions
+// in progress, exit 0). SIGHUP reloads the policy.
 #pragma once
 
 #include <iosfwd>

@@ -1,0 +1,195 @@
+// The content filter (see content_filter.h): scan, then relay, store or refuse.
+#include "gateway/smtp/content_filter.h"
+
+#include <strings.h>
+
+#include <cstdio>
+#include <memory>
+#include <set>
+
+#include "gateway/report_json.h"
+
+namespace sandgate::smtp {
+
+namespace {
+
+// Header field text from untrusted names (object paths, rule names): printable
+// ASCII only, so nothing can inject a CRLF or a new field, and short enough to
+// stay under RFC 5322's 998-byte line limit.
+std::string header_safe(std::string_view s, size_t max = 900) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (out.size() >= max) break;
+    out += (c < 32 || c >= 127) ? '?' : static_cast<char>(c);
+  }
+  return out;
+}
+
+std::string reason_text(const Report& report, size_t max_reasons = 3) {
+  std::string s;
+  for (size_t i = 0; i < report.decision.reasons.size() && i < max_reasons; ++i) {
+    const auto& r = report.decision.reasons[i];
+    if (i) s += ", ";
+    s += r.rule + " (" + r.finding + (r.object.empty() ? "" : " in " + r.object) + ")";
+  }
+  if (report.decision.reasons.size() > max_reasons) s += ", ...";
+  return s;
+}
+
+std::string json_line(const Envelope& env, const Report* report, const std::string& action,
+                      const Reply& reply, uint64_t size) {
+  std::string l = "{\"event\":\"smtp\",\"client\":";
+  append_json_string(l, env.original_client());
+  l += ",\"from\":";
+  append_json_string(l, env.sender);
+  l += ",\"rcpt\":" + std::to_string(env.recipients.size());
+  l += ",\"size\":" + std::to_string(size);
+  l += ",\"action\":";
+  append_json_string(l, action);
+  if (report) {
+    l += ",\"id\":";
+    append_json_string(l, report->id);
+  }
+  l += ",\"reply\":";
+  append_json_string(
+      l, std::to_string(reply.code) + " " + reply.text.substr(0, reply.text.find('\n')));
+  l += "}";
+  return l;
+}
+
+}  // namespace
+
+std::string read_subject(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) return {};
+  std::string head(64 * 1024, '\0');
+  head.resize(std::fread(head.data(), 1, head.size(), f.get()));
+  size_t end = head.find("\r\n\r\n");
+  if (end != std::string::npos) head.resize(end + 2);
+  size_t pos = 0;
+  while (pos < head.size()) {
+    size_t eol = head.find("\r\n", pos);
+    if (eol == std::string::npos) eol = head.size();
+    if (eol - pos >= 8 && strncasecmp(head.data() + pos, "subject:", 8) == 0) {
+      std::string v = head.substr(pos + 8, eol - pos - 8);
+      // Unfold continuation lines (RFC 5322 2.2.3).
+      size_t next = eol + 2;
+      while (next < head.size() && (head[next] == ' ' || head[next] == '\t')) {
+        size_t e2 = head.find("\r\n", next);
+        if (e2 == std::string::npos) e2 = head.size();
+        v += head.substr(next, e2 - next);
+        next = e2 + 2;
+      }
+      size_t b = v.find_first_not_of(" \t");
+      return b == std::string::npos ? "" : v.substr(b, 998);
+    }
+    pos = eol + 2;
+  }
+  return {};
+}
+
+ContentFilter::ContentFilter(ScanFunction scan, Relay& relay, QuarantineStore* store,
+                             FilterOptions options, LogFunction log)
+    : scan_(std::move(scan)),
+      relay_(relay),
+      store_(store),
+      options_(std::move(options)),
+      log_(std::move(log)) {}
+
+Reply ContentFilter::quarantine(const Envelope& env, const std::string& spool_path, uint64_t size,
+                                const Report& report, const std::string& note) {
+  if (!store_)
+    return Reply{451,
+                 "4.3.0 Error: the message must be quarantined but no quarantine store is open"};
+  QuarantineItem item;
+  item.channel = "mail";
+  item.profile = report.decision.profile;
+  item.policy_sha256 = report.decision.policy_sha256;
+  item.sender = env.sender;
+  for (const auto& r : env.recipients) item.recipients.push_back(r.address);
+  item.client_address = env.original_client();
+  item.subject = read_subject(spool_path);
+  std::set<std::string> names;
+  for (const auto& o : report.objects)
+    if (o.depth > 0 && !o.name.empty() && names.size() < 100 && names.insert(o.name).second)
+      item.file_names.push_back(o.name);
+  item.size = size;
+  item.verdict = "quarantine";
+  item.action = std::string(action_name(report.decision.action));
+  for (const auto& r : report.decision.reasons)
+    item.reasons.push_back(r.rule + " " + r.object + " " + r.finding);
+  item.report_json = report_to_json(report);
+  std::string error;
+  std::optional<std::string> id;
+  try {
+    id = store_->put(spool_path, std::move(item), &error);
+  } catch (...) {
+    error = "exception in the quarantine store";
+  }
+  if (!id)
+    return Reply{451,
+                 "4.3.0 Error: cannot store the message in quarantine: " + header_safe(error, 200)};
+  return Reply{250, "2.0.0 Ok: held in quarantine as " + header_safe(*id, 100) + note};
+}
+
+Reply ContentFilter::deliver(const Envelope& env, const std::string& spool_path, uint64_t size) {
+  Submission sub;
+  sub.spool_path = spool_path;
+  sub.name = "mail.eml";
+  sub.facts.channel = "mail";
+  sub.facts.profile = options_.profile;
+  sub.facts.sender = env.sender;
+  for (const auto& r : env.recipients) sub.facts.recipients.push_back(r.address);
+  sub.facts.client_address = env.original_client();
+  Report report;
+  std::string action_label;
+  Reply reply;
+  try {
+    report = scan_(sub);
+  } catch (...) {
+    reply = Reply{451, "4.3.0 Error: the message could not be scanned; try again later"};
+    if (log_) log_(json_line(env, nullptr, "engine-error", reply, size));
+    return reply;
+  }
+  const Action action = report.decision.action;
+  action_label = std::string(action_name(action));
+  const std::string why = header_safe(reason_text(report), 300);
+  switch (action) {
+    case Action::pass:
+    case Action::tag: {
+      MessageRewrite rw;
+      std::string verdict = report.decision.verdict_pass() ? "pass" : "quarantine";
+      if (options_.verdict_header)
+        rw.add_headers.push_back("X-Sandgate-Verdict: " + verdict + " (action=" + action_label +
+                                 ")");
+      if (options_.report_header)
+        rw.add_headers.push_back("X-Sandgate-Report: id=" + header_safe(report.id, 64) +
+                                 "; policy=" + header_safe(report.decision.policy_name, 64) +
+                                 (why.empty() ? "" : "; reasons=" + why));
+      if (action == Action::tag) rw.subject_prefix = options_.tag_subject_prefix;
+      RelayResult r = relay_.send(env, spool_path, rw);
+      reply = r.reply;
+      // Only a 2xx from the next hop may become our 2xx.
+      if (!r.delivered && reply.code / 100 == 2)
+        reply = Reply{451, "4.4.2 Error: next hop did not accept"};
+      break;
+    }
+    case Action::strip:
+      // MIME rewriting is not implemented yet: hold the whole message instead.
+      reply = quarantine(env, spool_path, size, report, " (strip is not implemented; held whole)");
+      break;
+    case Action::quarantine:
+      reply = quarantine(env, spool_path, size, report, "");
+      break;
+    case Action::reject:
+      reply = Reply{550, "5.7.1 Message rejected by policy" + (why.empty() ? "" : ": " + why)};
+      break;
+    case Action::tempfail:
+      reply = Reply{451, "4.7.1 Message deferred by policy" + (why.empty() ? "" : ": " + why)};
+      break;
+  }
+  if (log_) log_(json_line(env, &report, action_label, reply, size));
+  return reply;
+}
+
+}  // namespace sandgate::smtp

@@ -1,0 +1,327 @@
+// The next-hop SMTP client (see smtp_relay.h). One connection per message for
+// now; commands are sent one at a time (no pipelining to the next hop).
+#include "gateway/smtp/smtp_relay.h"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <cctype>
+#include <cstdio>
+#include <memory>
+
+namespace sandgate::smtp {
+
+namespace {
+
+constexpr size_t kMaxReplyLines = 100;
+constexpr size_t kMaxReplyLine = 4096;
+constexpr size_t kMaxHeaderSection = 256 * 1024;
+
+Poco::Timespan seconds(double s) {
+  return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(s * 1e6));
+}
+
+std::string upper(std::string s) {
+  for (char& c : s)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+  return s;
+}
+
+struct NextHopReply {
+  int code = 0;
+  std::vector<std::string> lines;  // text after "CODE-"/"CODE "
+  std::string joined() const {
+    std::string s;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (i) s += '\n';
+      s += lines[i];
+    }
+    return s;
+  }
+};
+
+class Connection {
+ public:
+  explicit Connection(const RelayTarget& t) : target_(t) {}
+
+  // Throws Poco::Exception on network errors (caught by send()).
+  void open() {
+    Poco::Net::SocketAddress addr(target_.host, target_.port);
+    socket_.connect(addr, seconds(target_.connect_timeout_s));
+    socket_.setReceiveTimeout(seconds(target_.command_timeout_s));
+    socket_.setSendTimeout(seconds(target_.command_timeout_s));
+    socket_.setNoDelay(true);
+  }
+
+  void write(const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      int n = socket_.sendBytes(s.data() + off,
+                                static_cast<int>(std::min<size_t>(s.size() - off, 1 << 20)));
+      if (n <= 0)
+        throw Poco::IOException("the next hop closed the connection while we were sending");
+      off += static_cast<size_t>(n);
+    }
+  }
+
+  // One reply (possibly multi-line); nullopt-like code 0 on a malformed reply.
+  NextHopReply read_reply() {
+    NextHopReply r;
+    while (r.lines.size() < kMaxReplyLines) {
+      std::string line = read_line();
+      if (line.size() < 3 || !std::isdigit(static_cast<unsigned char>(line[0])) ||
+          !std::isdigit(static_cast<unsigned char>(line[1])) ||
+          !std::isdigit(static_cast<unsigned char>(line[2])))
+        throw Poco::ProtocolException("malformed reply from the next hop");
+      int code = std::stoi(line.substr(0, 3));
+      if (r.code != 0 && code != r.code)
+        throw Poco::ProtocolException("inconsistent reply codes from the next hop");
+      r.code = code;
+      r.lines.push_back(line.size() > 4 ? line.substr(4) : "");
+      if (line.size() == 3 || line[3] == ' ') return r;
+      if (line[3] != '-') throw Poco::ProtocolException("malformed reply from the next hop");
+    }
+    throw Poco::ProtocolException("too many reply lines from the next hop");
+  }
+
+ private:
+  std::string read_line() {
+    std::string line;
+    while (true) {
+      if (pos_ == len_) {
+        int n = socket_.receiveBytes(buf_, sizeof buf_);
+        if (n <= 0) throw Poco::IOException("the next hop closed the connection");
+        pos_ = 0;
+        len_ = static_cast<size_t>(n);
+      }
+      char c = buf_[pos_++];
+      if (c == '\n') {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return line;
+      }
+      if (line.size() >= kMaxReplyLine)
+        throw Poco::ProtocolException("reply line too long from the next hop");
+      line.push_back(c);
+    }
+  }
+
+  const RelayTarget& target_;
+  Poco::Net::StreamSocket socket_;
+  char buf_[4096];
+  size_t pos_ = 0, len_ = 0;
+};
+
+RelayResult tempfail(const std::string& text) {
+  RelayResult r;
+  r.reply = Reply{451, "4.4.2 Error: next hop: " + text, false};
+  return r;
+}
+
+// The next hop's own answer, handed to our client. A malformed code class
+// (not 2/4/5) is a temporary failure.
+RelayResult relay_answer(const NextHopReply& nh, bool delivered) {
+  RelayResult r;
+  r.delivered = delivered;
+  r.reply.code = nh.code;
+  r.reply.text = nh.joined();
+  if (nh.code < 200 || nh.code >= 600 || nh.code / 100 == 3) {
+    r.delivered = false;
+    r.reply = Reply{451, "4.4.2 Error: next hop gave an unexpected reply", false};
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string rewrite_header_section(const std::string& header, const MessageRewrite& rewrite) {
+  std::string out;
+  for (const auto& h : rewrite.add_headers) {
+    out += h;
+    out += "\r\n";
+  }
+  if (rewrite.subject_prefix.empty()) return out + header;
+  // Find the first "Subject:" field at a line start (RFC 5322 3.6.5).
+  size_t pos = 0;
+  bool done = false;
+  while (pos < header.size()) {
+    size_t eol = header.find('\n', pos);
+    size_t end = eol == std::string::npos ? header.size() : eol + 1;
+    std::string_view line(header.data() + pos, end - pos);
+    if (!done && line.size() >= 8 && upper(std::string(line.substr(0, 8))) == "SUBJECT:") {
+      out += "Subject:";
+      std::string_view value = line.substr(8);
+      size_t ws = 0;
+      while (ws < value.size() && (value[ws] == ' ' || value[ws] == '\t')) ++ws;
+      out += ' ';
+      out += rewrite.subject_prefix;
+      out.append(value.substr(ws));
+      done = true;
+    } else {
+      out.append(line);
+    }
+    pos = end;
+  }
+  if (!done) {
+    // No Subject: add one carrying just the prefix, before the blank line.
+    std::string sub = "Subject: " + rewrite.subject_prefix + "\r\n";
+    size_t blank = out.rfind("\r\n\r\n");
+    if (blank != std::string::npos && blank + 4 == out.size())
+      out.insert(blank + 2, sub);
+    else
+      out = sub + out;
+  }
+  return out;
+}
+
+void dot_stuff(std::string_view in, bool& bol, bool& cr, std::string& out) {
+  for (char c : in) {
+    if (cr && c != '\n') {  // a bare CR: end the line properly
+      out += '\n';
+      bol = true;
+    }
+    if (c == '\n' && !cr) {  // a bare LF
+      out += "\r\n";
+      bol = true;
+      cr = false;
+      continue;
+    }
+    if (bol && c == '.') out += '.';
+    bol = false;
+    out += c;
+    cr = c == '\r';
+    if (c == '\n') bol = true;
+  }
+}
+
+RelayResult SmtpRelay::send(const Envelope& env, const std::string& spool_path,
+                            const MessageRewrite& rewrite) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(spool_path.c_str(), "rb"),
+                                                       &std::fclose);
+  if (!file) return tempfail("cannot read the spooled message");
+  // The header section (bounded) is rewritten in memory; the body streams.
+  std::string head;
+  {
+    char buf[8192];
+    while (head.size() < kMaxHeaderSection) {
+      size_t n = std::fread(buf, 1, sizeof buf, file.get());
+      if (n == 0) break;
+      head.append(buf, n);
+      if (head.find("\r\n\r\n") != std::string::npos || head.rfind("\r\n", 0) == 0) break;
+    }
+  }
+  std::string header, rest;
+  size_t blank = head.find("\r\n\r\n");
+  if (head.rfind("\r\n", 0) == 0) {
+    rest = head;  // empty header section
+  } else if (blank != std::string::npos) {
+    header = head.substr(0, blank + 4);
+    rest = head.substr(blank + 4);
+  } else {
+    rest = head;  // no header end found in the bound: prepend only
+  }
+  std::string first = rewrite_header_section(header, rewrite);
+  try {
+    Connection c(target_);
+    c.open();
+    NextHopReply r = c.read_reply();
+    if (r.code != 220) return tempfail("greeting: " + r.joined().substr(0, 200));
+    c.write("EHLO " + target_.helo_name + "\r\n");
+    r = c.read_reply();
+    if (r.code != 250) return tempfail("EHLO refused: " + r.joined());
+    bool has_size = false, has_8bit = false, has_utf8 = false, has_dsn = false;
+    for (size_t i = 1; i < r.lines.size(); ++i) {
+      std::string kw = upper(r.lines[i].substr(0, r.lines[i].find(' ')));
+      has_size |= kw == "SIZE";
+      has_8bit |= kw == "8BITMIME";
+      has_utf8 |= kw == "SMTPUTF8";
+      has_dsn |= kw == "DSN";
+    }
+    if (env.smtputf8 && !has_utf8) return tempfail("the next hop does not offer SMTPUTF8");
+    std::string mail = "MAIL FROM:<" + env.sender + ">";
+    for (const auto& p : env.mail_params) {
+      std::string key = upper(p.substr(0, p.find('=')));
+      if (key == "SIZE") continue;  // recomputed below
+      if ((key == "BODY" && has_8bit) || (key == "SMTPUTF8" && has_utf8) ||
+          ((key == "RET" || key == "ENVID") && has_dsn))
+        mail += " " + p;
+    }
+    if (has_size && env.declared_size > 0) {
+      uint64_t added = first.size() > header.size() ? first.size() - header.size() : 0;
+      mail += " SIZE=" + std::to_string(env.declared_size + added);
+    }
+    c.write(mail + "\r\n");
+    r = c.read_reply();
+    if (r.code / 100 != 2) return relay_answer(r, false);
+    // Every recipient must be accepted: we answer one reply for all of them.
+    // Any 4xx makes the whole message temporary; else the first 5xx is final.
+    NextHopReply first_permanent;
+    bool any_temp = false;
+    std::string temp_text;
+    for (const auto& rc : env.recipients) {
+      std::string cmd = "RCPT TO:<" + rc.address + ">";
+      if (has_dsn)
+        for (const auto& p : rc.params) cmd += " " + p;
+      c.write(cmd + "\r\n");
+      r = c.read_reply();
+      if (r.code / 100 == 2) continue;
+      if (r.code / 100 == 5) {
+        if (first_permanent.code == 0) first_permanent = r;
+      } else {
+        any_temp = true;
+        temp_text = r.joined();
+      }
+    }
+    if (any_temp) {
+      c.write("QUIT\r\n");
+      return tempfail("recipient deferred: " + temp_text.substr(0, 200));
+    }
+    if (first_permanent.code != 0) {
+      c.write("QUIT\r\n");
+      return relay_answer(first_permanent, false);
+    }
+    c.write("DATA\r\n");
+    r = c.read_reply();
+    if (r.code != 354)
+      return r.code / 100 == 5 ? relay_answer(r, false) : tempfail("DATA refused: " + r.joined());
+    bool bol = true, cr = false;
+    std::string out;
+    out.reserve(80 * 1024);
+    dot_stuff(first, bol, cr, out);
+    dot_stuff(rest, bol, cr, out);
+    char buf[64 * 1024];
+    while (true) {
+      if (out.size() >= 64 * 1024) {
+        c.write(out);
+        out.clear();
+      }
+      size_t n = std::fread(buf, 1, sizeof buf, file.get());
+      if (n == 0) break;
+      dot_stuff(std::string_view(buf, n), bol, cr, out);
+    }
+    if (std::ferror(file.get())) return tempfail("cannot read the spooled message");
+    if (cr) {
+      out += '\n';
+      bol = true;
+    }
+    if (!bol) out += "\r\n";
+    out += ".\r\n";
+    c.write(out);
+    r = c.read_reply();
+    RelayResult result = relay_answer(r, r.code / 100 == 2);
+    try {
+      c.write("QUIT\r\n");
+    } catch (...) {
+    }
+    return result;
+  } catch (const Poco::TimeoutException&) {
+    return tempfail("timeout");
+  } catch (const Poco::Exception& e) {
+    return tempfail(e.displayText().substr(0, 200));
+  } catch (const std::exception& e) {
+    return tempfail(std::string(e.what()).substr(0, 200));
+  }
+}
+
+}  // namespace sandgate::smtp

@@ -1,0 +1,185 @@
+// ContentFilter: each policy action, and the never-lose rule (2xx only after
+// the next hop's 2xx or a successful quarantine put).
+#include "gateway/smtp/content_filter.h"
+
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+
+#include "tests/gateway/smtp/smtp_test_util.h"
+
+using namespace sandgate;
+using namespace sandgate::smtp;
+using sandgate::smtp::testing::read_file;
+using sandgate::smtp::testing::TempDir;
+
+namespace {
+
+struct FakeRelay : Relay {
+  int calls = 0;
+  MessageRewrite last;
+  Envelope env;
+  RelayResult result{true, Reply{250, "2.0.0 Ok: queued as ABC123"}};
+  RelayResult send(const Envelope& e, const std::string&, const MessageRewrite& rw) override {
+    ++calls;
+    last = rw;
+    env = e;
+    return result;
+  }
+};
+
+struct FakeStore : QuarantineStore {
+  bool fail = false;
+  std::vector<QuarantineItem> items;
+  std::vector<std::string> contents;
+  std::optional<std::string> put(const std::string& path, QuarantineItem item,
+                                 std::string* error) override {
+    if (fail) {
+      *error = "disk full";
+      return std::nullopt;
+    }
+    item.id = "Q" + std::to_string(items.size() + 1);
+    contents.push_back(read_file(path));
+    items.push_back(item);
+    return item.id;
+  }
+  std::optional<QuarantineItem> get(const std::string&, std::string*) override {
+    return std::nullopt;
+  }
+  std::vector<QuarantineItem> list(const QuarantineFilter&, std::string*) override { return items; }
+  std::optional<std::string> content_path(const std::string&, std::string*) override {
+    return std::nullopt;
+  }
+  bool set_state(const std::string&, QuarantineState, const std::string&, std::string*) override {
+    return false;
+  }
+};
+
+struct Fixture {
+  TempDir dir;
+  std::string spool;
+  Envelope env;
+  FakeRelay relay;
+  FakeStore store;
+  Action action = Action::pass;
+  bool scan_throws = false;
+  Submission seen;
+  Fixture() {
+    spool = (dir.path / "m.eml").string();
+    std::ofstream(spool, std::ios::binary) << "Subject: offer\r\n\r\nhello\r\n";
+    env.sender = "a@x.test";
+    env.recipients = {{"b@y.test", {}}};
+    env.client_address = "127.0.0.1";
+    env.xforward.addr = "192.0.2.7";
+  }
+  Reply run(QuarantineStore* s) {
+    ScanFunction scan = [this](const Submission& sub) {
+      seen = sub;
+      if (scan_throws) throw std::runtime_error("engine down");
+      Report r;
+      r.id = "11111111-2222-3333-4444-555555555555";
+      r.decision.action = action;
+      r.decision.policy_name = "default";
+      r.decision.reasons.push_back({"block-exe", "mail.eml/a.exe\r\nX-Evil: 1", "type.executable"});
+      return r;
+    };
+    ContentFilter filter(scan, relay, s, FilterOptions{});
+    return filter.deliver(env, spool, 26);
+  }
+  Reply run() { return run(&store); }
+};
+
+}  // namespace
+
+TEST_CASE("pass relays with the verdict headers and gives the next hop's answer") {
+  Fixture f;
+  Reply r = f.run();
+  CHECK(r.code == 250);
+  CHECK(r.text == "2.0.0 Ok: queued as ABC123");
+  CHECK(f.relay.calls == 1);
+  REQUIRE(f.relay.last.add_headers.size() == 2);
+  CHECK(f.relay.last.add_headers[0] == "X-Sandgate-Verdict: pass (action=pass)");
+  CHECK(f.relay.last.add_headers[1].rfind(
+            "X-Sandgate-Report: id=11111111-2222-3333-4444-555555555555", 0) == 0);
+  // Names from the message cannot inject header lines.
+  CHECK(f.relay.last.add_headers[1].find('\r') == std::string::npos);
+  CHECK(f.relay.last.add_headers[1].find('\n') == std::string::npos);
+  CHECK(f.relay.last.subject_prefix.empty());
+  CHECK(f.store.items.empty());
+  // The scan saw the mail facts, with the XFORWARD client.
+  CHECK(f.seen.facts.channel == "mail");
+  CHECK(f.seen.facts.sender == "a@x.test");
+  CHECK(f.seen.facts.recipients == std::vector<std::string>{"b@y.test"});
+  CHECK(f.seen.facts.client_address == "192.0.2.7");
+}
+
+TEST_CASE("tag relays with a Subject prefix") {
+  Fixture f;
+  f.action = Action::tag;
+  CHECK(f.run().code == 250);
+  CHECK(f.relay.last.subject_prefix == "[SUSPICIOUS] ");
+  CHECK(f.relay.last.add_headers[0] == "X-Sandgate-Verdict: pass (action=tag)");
+}
+
+TEST_CASE("a next hop failure is never acknowledged") {
+  Fixture f;
+  f.relay.result = RelayResult{false, Reply{451, "4.4.2 Error: next hop: Connection refused"}};
+  CHECK(f.run().code == 451);
+  // A next hop 5xx is passed on (the sender bounces; nothing silently lost).
+  f.relay.result = RelayResult{false, Reply{554, "5.7.1 no thanks"}};
+  CHECK(f.run().code == 554);
+  // Defensive: a relay that says "not delivered" with a 2xx becomes 451.
+  f.relay.result = RelayResult{false, Reply{250, "2.0.0 odd"}};
+  CHECK(f.run().code == 451);
+}
+
+TEST_CASE("quarantine stores the original and answers 250 only after put succeeded") {
+  Fixture f;
+  f.action = Action::quarantine;
+  Reply r = f.run();
+  CHECK(r.code == 250);
+  CHECK(r.text == "2.0.0 Ok: held in quarantine as Q1");
+  CHECK(f.relay.calls == 0);
+  REQUIRE(f.store.items.size() == 1);
+  const auto& item = f.store.items[0];
+  CHECK(item.channel == "mail");
+  CHECK(item.sender == "a@x.test");
+  CHECK(item.recipients == std::vector<std::string>{"b@y.test"});
+  CHECK(item.client_address == "192.0.2.7");
+  CHECK(item.subject == "offer");
+  CHECK(item.action == "quarantine");
+  CHECK(item.report_json.find("\"action\":\"quarantine\"") != std::string::npos);
+  CHECK(f.store.contents[0] == "Subject: offer\r\n\r\nhello\r\n");
+
+  f.store.fail = true;
+  r = f.run();
+  CHECK(r.code == 451);
+  CHECK(r.text.find("disk full") != std::string::npos);
+  CHECK(f.run(nullptr).code == 451);  // no store open: tempfail, never 250
+}
+
+TEST_CASE("strip is held whole in quarantine for now, and says so") {
+  Fixture f;
+  f.action = Action::strip;
+  Reply r = f.run();
+  CHECK(r.code == 250);
+  CHECK(r.text.find("strip is not implemented") != std::string::npos);
+  CHECK(f.store.items.size() == 1);
+  CHECK(f.relay.calls == 0);
+}
+
+TEST_CASE("reject answers 550 5.7.1, tempfail 451, an engine error 451") {
+  Fixture f;
+  f.action = Action::reject;
+  Reply r = f.run();
+  CHECK(r.code == 550);
+  CHECK(r.text.rfind("5.7.1 Message rejected by policy: block-exe (type.executable", 0) == 0);
+  CHECK(r.text.find('\n') == std::string::npos);
+  f.action = Action::tempfail;
+  CHECK(f.run().code == 451);
+  f.scan_throws = true;
+  f.action = Action::pass;
+  CHECK(f.run().code == 451);
+  CHECK(f.relay.calls == 0);
+  CHECK(f.store.items.empty());
+}
