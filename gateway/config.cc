@@ -3,6 +3,7 @@
 // keys its mapping allows and each value against its type and range, with the
 // node's mark for FILE:LINE:COL.
 #include "gateway/config.h"
+#include "unpack/hex.h"
 
 #include <openssl/evp.h>
 
@@ -54,13 +55,7 @@ std::string token_sha256_hex(const std::string& token) {
   unsigned char md[32];
   unsigned int len = 0;
   EVP_Digest(token.data(), token.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return hex_lower(md, len);
 }
 
 namespace {

@@ -6,6 +6,7 @@
 // Limits are enforced while bytes are produced (ChildSink::write), not after:
 // a bomb stops at the first block past a limit.
 #include "gateway/engine.h"
+#include "unpack/hex.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -77,13 +78,7 @@ class Hashes {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_DigestFinal_ex(c, md, &n);
-    static const char* digits = "0123456789abcdef";
-    std::string out(n * 2, '0');
-    for (unsigned i = 0; i < n; ++i) {
-      out[2 * i] = digits[md[i] >> 4];
-      out[2 * i + 1] = digits[md[i] & 15];
-    }
-    return out;
+    return hex_lower(md, n);
   }
   int count_;
   EVP_MD_CTX* ctx_[3] = {nullptr, nullptr, nullptr};

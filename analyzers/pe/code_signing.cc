@@ -74,16 +74,6 @@ std::shared_ptr<X509_STORE> codesign_store() {
   return g_store;
 }
 
-std::string hex_lower(const unsigned char* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  s.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    s.push_back(d[p[i] >> 4]);
-    s.push_back(d[p[i] & 15]);
-  }
-  return s;
-}
 
 bool asn1_time_to_time_t(const ASN1_TIME* t, time_t* out) {
   struct tm tm {};

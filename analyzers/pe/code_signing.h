@@ -16,6 +16,8 @@
 
 #include <openssl/x509.h>
 
+#include "unpack/hex.h"
+
 namespace sandgate {
 
 struct CodeSignTrust {
@@ -48,7 +50,6 @@ CertDescription describe_cert(X509* cert);
 std::string asn1_time_iso(const ASN1_TIME* t);
 // Seconds since the epoch for an ASN1_TIME; false if unreadable.
 bool asn1_time_to_time_t(const ASN1_TIME* t, time_t* out);
-std::string hex_lower(const unsigned char* p, size_t n);
 
 enum class ChainResult { trusted, expired, untrusted };
 // Verifies cert's chain to an anchor of the store, with `untrusted` as the

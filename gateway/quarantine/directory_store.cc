@@ -11,6 +11,7 @@
 // item. An audit line whose transaction then fails to commit may remain in
 // audit.jsonl; the table is the authority, the log a superset.
 #include "gateway/quarantine/directory_store.h"
+#include "unpack/hex.h"
 
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
@@ -77,16 +78,6 @@ bool ensure_dir(const std::string& path, const std::string& parent, std::string*
   return false;
 }
 
-std::string hex(const unsigned char* p, size_t n) {
-  static const char* kHex = "0123456789abcdef";
-  std::string s;
-  s.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    s.push_back(kHex[p[i] >> 4]);
-    s.push_back(kHex[p[i] & 15]);
-  }
-  return s;
-}
 
 bool is_hex_id(const std::string& s, size_t len) {
   return s.size() == len && std::all_of(s.begin(), s.end(), [](char c) {
@@ -161,7 +152,7 @@ bool copy_and_hash(const std::string& src, const std::string& tmp_dir, std::stri
     ::unlink(tmp_path->c_str());
     return false;
   }
-  *sha256 = hex(digest, dlen);
+  *sha256 = hex_lower(digest, dlen);
   *size = total;
   return true;
 }
@@ -450,7 +441,7 @@ std::optional<std::string> DirectoryStore::put(const std::string& content_path, 
     *error = "no randomness for a quarantine id";
     return std::nullopt;
   }
-  item.id = hex(rnd, sizeof rnd);
+  item.id = hex_lower(rnd, sizeof rnd);
   item.created_unix_ms = now_unix_ms();
   item.state = QuarantineState::held;
   if (item.size == 0) item.size = size;

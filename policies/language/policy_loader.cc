@@ -2,6 +2,7 @@
 // policies/default.yaml for the format in full), validates it and compiles it
 // into a CompiledPolicy. Validation collects every error with its position.
 #include "policies/language/policy_loader.h"
+#include "unpack/hex.h"
 
 #include <glob.h>
 #include <openssl/evp.h>
@@ -51,22 +52,12 @@ constexpr int kMaxConditionDepth = 32;
 constexpr uint64_t kMaxIncludedFileBytes = 64ull << 20;
 constexpr int kMaxErrorsPerListFile = 20;
 
-std::string hex(const unsigned char* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  s.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    s.push_back(d[p[i] >> 4]);
-    s.push_back(d[p[i] & 15]);
-  }
-  return s;
-}
 
 std::string sha256_hex(std::string_view bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  return hex(md, len);
+  return hex_lower(md, len);
 }
 
 bool is_hex(std::string_view s) {
