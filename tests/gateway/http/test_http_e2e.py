@@ -164,7 +164,14 @@ class HttpE2E(unittest.TestCase):
                              capture_output=True, text=True, timeout=30)
         self.assertEqual(out.stdout, "401")
         # One JSON log line per request, with the token id but never the token.
-        lines = [json.loads(l) for l in s.log_text().splitlines() if '"event":"request"' in l]
+        # The line is written once the exchange is over (after the response
+        # and the lingering close), so give a slow (sanitized) build a moment.
+        deadline = time.time() + 10
+        while True:
+            lines = [json.loads(l) for l in s.log_text().splitlines() if '"event":"request"' in l]
+            if len(lines) >= 3 or time.time() > deadline:
+                break
+            time.sleep(0.05)
         self.assertEqual(len(lines), 3)
         self.assertEqual(lines[1]["token"], "portal")
         self.assertNotIn(TOKEN, s.log_text())
