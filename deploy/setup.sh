@@ -21,11 +21,13 @@ BUILD_DIR=${BUILD_DIR:-build}
 PACKAGES=(
   g++ meson ninja-build pkg-config cmake
   libpoco-dev libarchive-dev libmagic-dev libmagic-mgc libssl-dev doctest-dev
-  libyaml-cpp-dev libyara-dev
+  libyaml-cpp-dev libyara-dev libqpdf-dev libseccomp-dev libpq-dev
+  libvhdi-dev libfsntfs-dev libfshfs-dev libfsapfs-dev
   python3 file zip unzip 7zip genisoimage xorriso cpio gcab lhasa
   gzip bzip2 xz-utils zstd lz4 lzip
   gcc-mingw-w64-x86-64-win32 osslsigncode openssl curl
-  swaks postfix
+  swaks postfix postgresql
+  mtools qemu-utils ntfs-3g gdisk fdisk dmg2img
 )
 
 install_deps() {
