@@ -182,8 +182,10 @@ class Walker {
 
   void token(const YAML::Node& n, ApiToken& t, std::set<std::string>& ids) {
     bool has_id = false, has_hash = false;
-    mapping(n, "a token", {"id", "sha256", "profiles"}, [&](const std::string& k, const YAML::Node& v) {
-      if (k == "id") {
+    mapping(n, "a token", {"id", "sha256", "profiles", "admin"}, [&](const std::string& k, const YAML::Node& v) {
+      if (k == "admin") {
+        boolean(v, k, t.admin);
+      } else if (k == "id") {
         if (scalar(v, "id", t.id) && !t.id.empty()) {
           has_id = true;
           if (!ids.insert(t.id).second) error(v, "duplicate token id '" + t.id + "'");
@@ -216,7 +218,8 @@ class Walker {
     if (n.IsMap()) {
       if (!has_id) error(n, "a token needs an id");
       if (!has_hash) error(n, "a token needs a sha256");
-      if (t.profiles.empty()) error(n, "a token needs at least one profile (or \"*\")");
+      if (t.profiles.empty() && !t.admin)
+        error(n, "a token needs at least one profile (or \"*\"), or admin: true");
     }
   }
 
@@ -264,7 +267,8 @@ class Walker {
 
   void root(const YAML::Node& n, ServiceConfig& c) {
     if (n.IsNull()) return;  // an empty file: all defaults
-    mapping(n, "the config", {"policy", "data_dir", "http", "smtp"}, [&](const std::string& k, const YAML::Node& v) {
+    mapping(n, "the config", {"policy", "data_dir", "http", "smtp", "quarantine"},
+            [&](const std::string& k, const YAML::Node& v) {
       if (k == "policy") path(v, k, c.policy_path);
       else if (k == "data_dir") path(v, k, c.data_dir);
       else if (k == "http") http(v, c.http);
@@ -272,8 +276,43 @@ class Walker {
         mapping(v, "smtp", {"listen", "next_hop"}, [&](const std::string& sk, const YAML::Node& sv) {
           host_port(sv, sk, sk == "listen" ? c.smtp.listen : c.smtp.next_hop);
         });
+      } else if (k == "quarantine") {
+        quarantine(v, c.quarantine);
       }
     });
+  }
+
+  void duration(const YAML::Node& n, const std::string& key, int64_t min_s, int64_t& out) {
+    std::string v, why;
+    if (!scalar(n, key, v)) return;
+    auto d = parse_duration_seconds(v, &why);
+    if (!d) error(n, key + ": " + why);
+    else if (*d != 0 && *d < min_s) error(n, key + " must be 0 or at least " + std::to_string(min_s) + " seconds");
+    else out = *d;
+  }
+
+  void quarantine(const YAML::Node& n, QuarantineConfig& q) {
+    mapping(n, "quarantine", {"backend", "dir", "postgresql", "retention", "purge_every"},
+            [&](const std::string& k, const YAML::Node& v) {
+              if (k == "backend") {
+                std::string b;
+                if (!scalar(v, k, b)) return;
+                if (b != "directory" && b != "postgresql")
+                  error(v, "backend must be directory or postgresql, got '" + b + "'");
+                else q.backend = b;
+              } else if (k == "dir") {
+                path(v, k, q.dir);
+              } else if (k == "postgresql") {
+                if (scalar(v, k, q.postgresql) && q.postgresql.empty()) error(v, "postgresql must not be empty");
+              } else if (k == "retention") {
+                duration(v, k, 60, q.retention_s);
+              } else if (k == "purge_every") {
+                duration(v, k, 1, q.retention_interval_s);
+                if (q.retention_interval_s == 0) error(v, "purge_every must be above 0");
+              }
+            });
+    if (n.IsMap() && q.backend == "postgresql" && q.postgresql.empty())
+      error(n, "the postgresql backend needs a postgresql connection string");
   }
 
  private:
@@ -282,6 +321,27 @@ class Walker {
 };
 
 }  // namespace
+
+std::optional<int64_t> parse_duration_seconds(const std::string& text, std::string* error) {
+  std::string num = text;
+  int64_t unit = 1;
+  if (!num.empty()) {
+    switch (num.back()) {
+      case 'd': unit = 86400; num.pop_back(); break;
+      case 'h': unit = 3600; num.pop_back(); break;
+      case 'm': unit = 60; num.pop_back(); break;
+      case 's': num.pop_back(); break;
+      default: break;
+    }
+  }
+  int64_t x = 0;
+  auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), x);
+  if (num.empty() || ec != std::errc() || p != num.data() + num.size() || x < 0 || x > 36500ll * 86400 / unit) {
+    *error = "a duration is a whole number with d, h, m or s (e.g. 30d), got '" + text + "'";
+    return std::nullopt;
+  }
+  return x * unit;
+}
 
 ConfigResult parse_service_config(const std::string& text, const std::string& display_path,
                                   const std::string& base_dir) {

@@ -29,6 +29,7 @@ struct ApiToken {
   std::string id;                      // for logs and metrics; never the token
   std::array<unsigned char, 32> sha256{};  // of the token's bytes
   std::vector<std::string> profiles;   // allowed profiles; "*" allows all
+  bool admin = false;                  // may use /v1/quarantine (administration)
 };
 
 struct HttpConfig {
@@ -53,13 +54,27 @@ struct SmtpConfig {
   HostPort next_hop{"127.0.0.1", 10026};
 };
 
+// Where held mail and uploads go (see gateway/quarantine/store.h).
+struct QuarantineConfig {
+  std::string backend = "directory";  // "directory" (one node) or "postgresql" (shared)
+  std::string dir;                    // directory backend; empty: DATA_DIR/quarantine
+  std::string postgresql;             // libpq connection string for the postgresql backend
+  int64_t retention_s = 30 * 86400;   // items older than this are purged; 0: kept for ever
+  int64_t retention_interval_s = 3600;  // how often `sandgate serve` purges
+};
+
 struct ServiceConfig {
   std::string source;  // the config file, or "(embedded defaults)"
   std::string policy_path = "policies/default.yaml";
   std::string data_dir = "var";
   HttpConfig http;
   SmtpConfig smtp;
+  QuarantineConfig quarantine;
 };
+
+// "30d", "12h", "90m", "45s" or a plain number of seconds; "0" is allowed
+// (callers say what zero means). nullopt with *error for anything else.
+std::optional<int64_t> parse_duration_seconds(const std::string& text, std::string* error);
 
 struct ConfigResult {
   std::optional<ServiceConfig> config;  // set only when errors is empty

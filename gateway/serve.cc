@@ -8,7 +8,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <ostream>
 #include <semaphore>
@@ -20,10 +23,8 @@
 #include "gateway/smtp/content_filter.h"
 #include "gateway/smtp/smtp_relay.h"
 #include "gateway/smtp/smtp_server.h"
-#if __has_include("gateway/quarantine/directory_store.h")
-#include "gateway/quarantine/directory_store.h"
-#define SANDGATE_HAVE_DIRECTORY_STORE 1
-#endif
+#include "gateway/quarantine/open_store.h"
+#include "gateway/quarantine/store.h"
 #include "policies/language/policy_store.h"
 
 #ifndef SANDGATE_SOURCE_ROOT
@@ -46,6 +47,81 @@ std::string json_event(const std::string& event, const std::string& message) {
   l += "}";
   return l;
 }
+
+// The quarantine as the service uses it: opened at start, and when that fails
+// (database down, directory not writable) opened again on a later call, at
+// most every few seconds, so the service recovers without a restart. Until
+// then every call fails with the reason, and the intake refuses (451/503)
+// whatever it would have held.
+class ReopeningStore : public QuarantineStore {
+ public:
+  ReopeningStore(QuarantineConfig config, std::string data_dir, std::function<void(const std::string&)> log)
+      : config_(std::move(config)), data_dir_(std::move(data_dir)), log_(std::move(log)) {
+    std::lock_guard lock(mu_);
+    open_locked();
+  }
+
+  std::optional<std::string> put(const std::string& content_path, QuarantineItem item, std::string* error) override {
+    QuarantineStore* s = store(error);
+    return s ? s->put(content_path, std::move(item), error) : std::nullopt;
+  }
+  std::optional<QuarantineItem> get(const std::string& id, std::string* error) override {
+    QuarantineStore* s = store(error);
+    return s ? s->get(id, error) : std::nullopt;
+  }
+  std::vector<QuarantineItem> list(const QuarantineFilter& filter, std::string* error) override {
+    QuarantineStore* s = store(error);
+    return s ? s->list(filter, error) : std::vector<QuarantineItem>{};
+  }
+  std::optional<std::string> content_path(const std::string& id, std::string* error) override {
+    QuarantineStore* s = store(error);
+    return s ? s->content_path(id, error) : std::nullopt;
+  }
+  bool set_state(const std::string& id, QuarantineState state, const std::string& actor,
+                 std::string* error) override {
+    QuarantineStore* s = store(error);
+    return s && s->set_state(id, state, actor, error);
+  }
+  std::optional<size_t> purge(int64_t cutoff_unix_ms, const std::string& actor, std::string* error) override {
+    QuarantineStore* s = store(error);
+    return s ? s->purge(cutoff_unix_ms, actor, error) : std::nullopt;
+  }
+  std::vector<AuditRecord> audit(const std::string& id, std::string* error) override {
+    QuarantineStore* s = store(error);
+    return s ? s->audit(id, error) : std::vector<AuditRecord>{};
+  }
+
+ private:
+  // The open store (once opened it stays: backends reconnect by themselves).
+  QuarantineStore* store(std::string* error) {
+    std::lock_guard lock(mu_);
+    if (!inner_ && std::chrono::steady_clock::now() >= next_try_) open_locked();
+    if (!inner_) *error = "the quarantine store is not available: " + last_error_;
+    return inner_.get();
+  }
+
+  void open_locked() {
+    std::string err;
+    inner_ = open_quarantine_store(config_, data_dir_, &err);
+    if (inner_) {
+      if (!last_error_.empty()) log_(json_event("quarantine", "the quarantine store is open again"));
+      last_error_.clear();
+      return;
+    }
+    if (err != last_error_)
+      log_(json_event("quarantine", "cannot open the quarantine store (held items are refused): " + err));
+    last_error_ = err;
+    next_try_ = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  }
+
+  const QuarantineConfig config_;
+  const std::string data_dir_;
+  std::function<void(const std::string&)> log_;
+  std::mutex mu_;
+  std::unique_ptr<QuarantineStore> inner_;
+  std::string last_error_;
+  std::chrono::steady_clock::time_point next_try_{};
+};
 
 }  // namespace
 
@@ -150,8 +226,16 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   store.start_watching();
 
+  // The quarantine: held mail and uploads. When it cannot be opened the
+  // service still runs, but whatever would be held is refused for now (mail
+  // 451, uploads 503): nothing is acknowledged that was not stored.
+  auto quarantine = std::make_unique<ReopeningStore>(config.quarantine, config.data_dir, log_line);
+
   HttpService http(config.http, config.data_dir, store, metrics);
   http.state().log_line = log_line;
+  http.state().quarantine = quarantine.get();
+  http.state().hold_uploads = true;
+  http.state().next_hop = config.smtp.next_hop;
   if (const char* d = std::getenv("SANDGATE_TEST_SCAN_DELAY_MS")) http.state().test_scan_delay_ms = std::atoi(d);
   std::string error;
   if (!http.start(&error)) {
@@ -163,14 +247,6 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
   // SMTP intake: scans on at most one slot per core (the scan is CPU-bound;
   // more sessions than cores wait here, not in the kernel).
-  std::unique_ptr<QuarantineStore> quarantine;
-#ifdef SANDGATE_HAVE_DIRECTORY_STORE
-  {
-    std::string qerr;
-    quarantine = open_directory_store(config.data_dir + "/quarantine", &qerr);
-    if (!quarantine) log_line(json_event("quarantine", "cannot open the quarantine store (held mail is tempfailed): " + qerr));
-  }
-#endif
   std::counting_semaphore<1024> scan_slots(std::clamp<int>(static_cast<int>(std::thread::hardware_concurrency()), 1, 1024));
   const std::string smtp_spool = config.data_dir + "/spool";
   smtp::ScanFunction scan = [&](const Submission& sub) {
@@ -221,7 +297,20 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     log_line(l);
   }
 
+  // Retention: items older than quarantine.retention are purged (with an
+  // audit record each) every quarantine.purge_every, first a minute after start.
+  auto next_purge = std::chrono::steady_clock::now() + std::chrono::seconds(
+      std::min<int64_t>(60, config.quarantine.retention_interval_s));
   while (true) {
+    if (config.quarantine.retention_s > 0 && std::chrono::steady_clock::now() >= next_purge) {
+      next_purge = std::chrono::steady_clock::now() + std::chrono::seconds(config.quarantine.retention_interval_s);
+      std::string perr;
+      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count();
+      auto n = quarantine->purge(now_ms - config.quarantine.retention_s * 1000, "retention", &perr);
+      if (!n) log_line(json_event("retention", "purge failed (will retry): " + perr));
+      else if (*n > 0) log_line(json_event("retention", "purged " + std::to_string(*n) + " quarantined item(s)"));
+    }
     timespec tick{1, 0};
     int sig = sigtimedwait(&signals, nullptr, &tick);
     if (sig == SIGHUP) {

@@ -28,6 +28,9 @@ class Authenticator {
   // 401, never silently ignored. Thread-safe (immutable).
   AuthOutcome check(const std::string& authorization, bool client_is_loopback,
                     const std::string& profile) const;
+  // Same for the administration API: a valid token with admin: true, always
+  // (loopback without a token is never an administrator); others get 403.
+  AuthOutcome check_admin(const std::string& authorization) const;
 
  private:
   std::vector<ApiToken> tokens_;

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -28,11 +29,14 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/StreamSocket.h>
+#include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 #include <Poco/UUIDGenerator.h>
 
 #include "gateway/engine.h"
 #include "gateway/http/multipart.h"
+#include "gateway/http/quarantine_api.h"
+#include "gateway/quarantine/store.h"
 #include "gateway/report_json.h"
 #include "policies/language/yaml_policy.h"
 
@@ -246,6 +250,7 @@ class ApiHandler : public Poco::Net::HTTPRequestHandler {
       if (m != "POST") return method_not_allowed(req, resp, "POST");
       return scan(req, resp);
     }
+    if (path == "/v1/quarantine" || path.rfind("/v1/quarantine/", 0) == 0) return quarantine(req, resp, path);
     if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
       if (m != "GET" && m != "HEAD") return method_not_allowed(req, resp, "GET, HEAD");
       if (path == "/healthz") return send_json(req, resp, 200, "{\"status\":\"ok\"}");
@@ -254,6 +259,79 @@ class ApiHandler : public Poco::Net::HTTPRequestHandler {
       return send(req, resp, 200, "text/plain; version=0.0.4; charset=utf-8", body);
     }
     return error(req, resp, 404, "no such endpoint: " + path);
+  }
+
+  // The administration API: admin tokens only, whatever the client address.
+  void quarantine(HTTPServerRequest& req, HTTPServerResponse& resp, const std::string& path) {
+    AuthOutcome a = s_.auth.check_admin(req.get("Authorization", ""));
+    token_id_ = a.token_id;
+    if (a.status == AuthOutcome::Status::unauthorized) {
+      resp.set("WWW-Authenticate", "Bearer realm=\"sandgate\"");
+      return error(req, resp, 401, a.message);
+    }
+    if (a.status == AuthOutcome::Status::forbidden) return error(req, resp, 403, a.message);
+    // Administration requests carry no body worth reading; drain a small one
+    // so the connection stays usable.
+    if (req.hasContentLength() && req.getContentLength64() > 0) {
+      if (req.getContentLength64() > 64 * 1024) return error(req, resp, 413, "administration requests take no body");
+      std::string sink;
+      Poco::StreamCopier::copyToString(req.stream(), sink);
+    }
+    body_read_ = true;
+    QuarantineApiAnswer ans =
+        quarantine_api(s_.quarantine, s_.next_hop, req.getMethod(), path, query_, "api:" + token_id_);
+    if (!ans.allow.empty()) resp.set("Allow", ans.allow);
+    if (ans.status >= 400) {
+      error_ = ans.body;
+      if (ans.status == 503) resp.set("Retry-After", std::to_string(s_.config.retry_after_s));
+    }
+    if (ans.file_path.empty()) return send_json(req, resp, ans.status, ans.body);
+    std::ifstream file(ans.file_path, std::ios::binary);
+    if (!file) return error(req, resp, 503, "the quarantined content cannot be read");
+    file.seekg(0, std::ios::end);
+    const auto length = static_cast<Poco::Int64>(file.tellg());
+    file.seekg(0);
+    status_ = 200;
+    resp.setStatus(HTTPResponse::HTTP_OK);
+    resp.setContentType("application/octet-stream");
+    // Hostile content: a download, never something a browser renders.
+    resp.set("Content-Disposition", "attachment; filename=\"" + ans.download_name + "\"");
+    resp.set("X-Content-Type-Options", "nosniff");
+    resp.set("Cache-Control", "no-store");
+    resp.setContentLength64(length);
+    std::ostream& out = resp.send();
+    if (req.getMethod() != "HEAD") Poco::StreamCopier::copyStream64(file, out);
+    out.flush();
+    s_.metrics.count_request(200);
+  }
+
+  // A held upload is stored before the answer, so that an administrator can
+  // find it; without a store, or when it fails, the client is told to retry
+  // (503), never that it was held.
+  std::optional<std::string> hold(const Report& report, const SpooledFile& f, const SubmissionFacts& facts,
+                                  std::string* error) {
+    if (!s_.quarantine) {
+      *error = "no quarantine store";
+      return std::nullopt;
+    }
+    QuarantineItem item;
+    item.channel = "upload";
+    item.profile = report.decision.profile.empty() ? facts.profile : report.decision.profile;
+    item.policy_sha256 = report.decision.policy_sha256;
+    item.client_address = facts.client_address;
+    item.sender = token_id_.empty() ? "" : "token:" + token_id_;
+    item.file_names.push_back(f.name);
+    item.size = f.spool->size();
+    item.verdict = "quarantine";
+    item.action = std::string(action_name(report.decision.action));
+    for (const auto& r : report.decision.reasons) item.reasons.push_back(r.rule + " " + r.object + " " + r.finding);
+    item.report_json = report_to_json(report);
+    try {
+      return s_.quarantine->put(f.spool->path(), std::move(item), error);
+    } catch (...) {
+      *error = "exception in the quarantine store";
+      return std::nullopt;
+    }
   }
 
   void readyz(HTTPServerRequest& req, HTTPServerResponse& resp) {
@@ -402,6 +480,15 @@ class ApiHandler : public Poco::Net::HTTPRequestHandler {
         for (const auto& fd : o.findings) engine_error = engine_error || policy_lang::is_engine_error_finding(fd.id);
       if (engine_error) s_.metrics.count_engine_error();
       std::string verdict = report.decision.verdict_pass() ? "pass" : "quarantine";
+      if (!report.decision.verdict_pass() && s_.hold_uploads) {
+        std::string why;
+        auto id = hold(report, f, facts, &why);
+        if (!id) {
+          internal_ = why;
+          return busy(req, resp, "the upload was not accepted and could not be held for review; try again");
+        }
+        held_ids_ += (held_ids_.empty() ? "" : ",") + *id;
+      }
       all_pass = all_pass && report.decision.verdict_pass();
       s_.metrics.count_scan(verdict, report.decision.profile.empty() ? profile_ : report.decision.profile, secs,
                             f.spool->size());
@@ -409,6 +496,7 @@ class ApiHandler : public Poco::Net::HTTPRequestHandler {
                             report.id});
       jsons.push_back(report_to_json(report));
     }
+    if (!held_ids_.empty()) resp.set("X-Sandgate-Quarantine-Id", held_ids_);
     if (!splitter) return send_json(req, resp, 200, jsons[0]);
     std::string body = std::string("{\"verdict\":\"") + (all_pass ? "pass" : "quarantine") + "\",\"reports\":[";
     for (size_t i = 0; i < jsons.size(); ++i) {
@@ -559,6 +647,7 @@ class ApiHandler : public Poco::Net::HTTPRequestHandler {
   std::string path_;
   std::string profile_;
   std::string token_id_;
+  std::string held_ids_;  // quarantine ids of the held files of this request
   std::string error_;
   std::string internal_;
   uint64_t size_ = 0;

@@ -33,6 +33,8 @@
 
 namespace sandgate {
 
+class QuarantineStore;
+
 // Shared by every request of one service. Thread-safe.
 struct ApiState {
   ApiState(HttpConfig config, std::string spool_dir, policy_lang::PolicyStore& store, Metrics& metrics);
@@ -43,6 +45,13 @@ struct ApiState {
   Metrics& metrics;
   Authenticator auth;
   bool tls = false;
+  // Where held uploads go, and what /v1/quarantine administers; null: none
+  // (then a held upload is answered 503: never acknowledged unstored).
+  QuarantineStore* quarantine = nullptr;
+  HostPort next_hop;  // where /v1/quarantine/ID/release re-injects mail
+  // Store held uploads in `quarantine` before answering (sandgate serve sets
+  // it; a store that is missing or failing then means 503).
+  bool hold_uploads = false;
   std::function<void(const std::string&)> log_line;  // one JSON line per request; default stderr
 
   std::atomic<int> in_flight{0};  // admitted /v1/scan requests

@@ -18,12 +18,9 @@
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Parser.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,11 +31,15 @@
 #include <mutex>
 #include <set>
 
+#include "gateway/quarantine/store_util.h"
 #include "gateway/report_json.h"
 
 namespace sandgate {
 
 using namespace Poco::Data::Keywords;
+using quarantine_detail::decode_list;
+using quarantine_detail::encode_list;
+using quarantine_detail::now_unix_ms;
 
 namespace {
 
@@ -46,12 +47,6 @@ std::once_flag g_register_once;
 
 std::string errno_text(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
-}
-
-int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 bool fsync_dir(const std::string& path, std::string* error) {
@@ -77,7 +72,6 @@ bool ensure_dir(const std::string& path, const std::string& parent, std::string*
   *error = errno_text("cannot create directory", path);
   return false;
 }
-
 
 bool is_hex_id(const std::string& s, size_t len) {
   return s.size() == len && std::all_of(s.begin(), s.end(), [](char c) {
@@ -157,27 +151,6 @@ bool copy_and_hash(const std::string& src, const std::string& tmp_dir, std::stri
   return true;
 }
 
-std::string encode_list(const std::vector<std::string>& v) {
-  std::string out = "[";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i) out += ",";
-    append_json_string(out, v[i]);
-  }
-  return out + "]";
-}
-
-std::vector<std::string> decode_list(const std::string& text) {
-  std::vector<std::string> out;
-  try {
-    Poco::JSON::Parser parser;
-    auto arr = parser.parse(text).extract<Poco::JSON::Array::Ptr>();
-    for (size_t i = 0; arr && i < arr->size(); ++i) out.push_back(arr->getElement<std::string>(i));
-  } catch (...) {
-    // Our own column; a broken value reads as empty rather than failing list().
-  }
-  return out;
-}
-
 constexpr const char* kItemColumns =
     "id, created_ms, channel, profile, policy_sha256, sender, recipients, client_address, "
     "subject, file_names, size, verdict, action, reasons, report_json, state";
@@ -204,91 +177,7 @@ QuarantineItem item_from_row(Poco::Data::RecordSet& rs) {
   return it;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
-
-bool contains_ci(const std::string& hay, const std::string& needle) {
-  return lower(hay).find(lower(needle)) != std::string::npos;
-}
-
 }  // namespace
-
-const char* quarantine_state_name(QuarantineState state) {
-  switch (state) {
-    case QuarantineState::held:
-      return "held";
-    case QuarantineState::released:
-      return "released";
-    case QuarantineState::deleted:
-      return "deleted";
-  }
-  return "held";
-}
-
-std::optional<QuarantineState> parse_quarantine_state(const std::string& name) {
-  if (name == "held") return QuarantineState::held;
-  if (name == "released") return QuarantineState::released;
-  if (name == "deleted") return QuarantineState::deleted;
-  return std::nullopt;
-}
-
-std::string audit_record_to_json(const AuditRecord& r) {
-  std::string out = "{\"seq\":" + std::to_string(r.seq) +
-                    ",\"time_unix_ms\":" + std::to_string(r.time_unix_ms) + ",\"id\":";
-  append_json_string(out, r.item_id);
-  out += ",\"actor\":";
-  append_json_string(out, r.actor);
-  out += ",\"action\":";
-  append_json_string(out, r.action);
-  out += ",\"from\":";
-  append_json_string(out, r.from_state);
-  out += ",\"to\":";
-  append_json_string(out, r.to_state);
-  return out + "}";
-}
-
-std::string quarantine_item_to_json(const QuarantineItem& it, bool with_report) {
-  std::string out = "{\"id\":";
-  append_json_string(out, it.id);
-  out += ",\"created_unix_ms\":" + std::to_string(it.created_unix_ms);
-  auto field = [&](const char* name, const std::string& value) {
-    out += ",\"";
-    out += name;
-    out += "\":";
-    append_json_string(out, value);
-  };
-  field("state", quarantine_state_name(it.state));
-  field("channel", it.channel);
-  field("profile", it.profile);
-  field("policy_sha256", it.policy_sha256);
-  field("sender", it.sender);
-  out += ",\"recipients\":" + encode_list(it.recipients);
-  field("client_address", it.client_address);
-  field("subject", it.subject);
-  out += ",\"file_names\":" + encode_list(it.file_names);
-  out += ",\"size\":" + std::to_string(it.size);
-  field("verdict", it.verdict);
-  field("action", it.action);
-  out += ",\"reasons\":" + encode_list(it.reasons);
-  if (with_report) {
-    bool valid = false;
-    try {
-      Poco::JSON::Parser parser;
-      parser.parse(it.report_json);
-      valid = !it.report_json.empty();
-    } catch (...) {
-    }
-    if (valid) {
-      out += ",\"report\":" + it.report_json;
-    } else {
-      field("report", it.report_json);
-    }
-  }
-  return out + "}";
-}
 
 struct DirectoryStore::Impl {
   std::string dir, objects_dir, tmp_dir, audit_path;
@@ -435,13 +324,11 @@ std::optional<std::string> DirectoryStore::put(const std::string& content_path, 
   uint64_t size = 0;
   // The copy runs outside the lock: large uploads must not stall other intakes.
   if (!copy_and_hash(content_path, s.tmp_dir, &tmp, &sha, &size, error)) return std::nullopt;
-  unsigned char rnd[16];
-  if (RAND_bytes(rnd, sizeof rnd) != 1) {
+  if (!quarantine_detail::new_quarantine_id(&item.id)) {
     ::unlink(tmp.c_str());
     *error = "no randomness for a quarantine id";
     return std::nullopt;
   }
-  item.id = hex_lower(rnd, sizeof rnd);
   item.created_unix_ms = now_unix_ms();
   item.state = QuarantineState::held;
   if (item.size == 0) item.size = size;
@@ -499,7 +386,7 @@ std::optional<std::string> DirectoryStore::put(const std::string& content_path, 
 std::optional<QuarantineItem> DirectoryStore::get(const std::string& id, std::string* error) {
   std::string scratch;
   if (!error) error = &scratch;
-  if (!is_hex_id(id, 32)) {
+  if (!is_quarantine_id(id)) {
     *error = "no quarantined item '" + id + "'";
     return std::nullopt;
   }
@@ -541,16 +428,7 @@ std::vector<QuarantineItem> DirectoryStore::list(const QuarantineFilter& f, std:
     Poco::Data::RecordSet rs(st);
     for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
       QuarantineItem it = item_from_row(rs);
-      // Addresses compare case-insensitively; reasons exactly.
-      if (!f.sender.empty() && !contains_ci(it.sender, f.sender)) continue;
-      if (!f.recipient.empty() &&
-          std::none_of(it.recipients.begin(), it.recipients.end(),
-                       [&](const std::string& r) { return contains_ci(r, f.recipient); }))
-        continue;
-      if (!f.reason.empty() &&
-          std::none_of(it.reasons.begin(), it.reasons.end(),
-                       [&](const std::string& r) { return r.find(f.reason) != std::string::npos; }))
-        continue;
+      if (!quarantine_detail::matches_text_filters(f, it)) continue;
       out.push_back(std::move(it));
     }
     error->clear();
@@ -567,7 +445,7 @@ std::vector<QuarantineItem> DirectoryStore::list(const QuarantineFilter& f, std:
 std::optional<std::string> DirectoryStore::content_path(const std::string& id, std::string* error) {
   std::string scratch;
   if (!error) error = &scratch;
-  if (!is_hex_id(id, 32)) {
+  if (!is_quarantine_id(id)) {
     *error = "no quarantined item '" + id + "'";
     return std::nullopt;
   }
@@ -605,7 +483,7 @@ bool DirectoryStore::set_state(const std::string& id, QuarantineState state,
                                const std::string& actor, std::string* error) {
   std::string scratch;
   if (!error) error = &scratch;
-  if (!is_hex_id(id, 32)) {
+  if (!is_quarantine_id(id)) {
     *error = "no quarantined item '" + id + "'";
     return false;
   }

@@ -26,18 +26,6 @@
 
 namespace sandgate {
 
-struct AuditRecord {
-  int64_t seq = 0;
-  int64_t time_unix_ms = 0;
-  std::string item_id;
-  std::string actor;
-  std::string action;  // "held", "released", "deleted", "purged"
-  std::string from_state, to_state;
-};
-
-const char* quarantine_state_name(QuarantineState state);
-std::optional<QuarantineState> parse_quarantine_state(const std::string& name);
-
 class DirectoryStore : public QuarantineStore {
  public:
   // Opens (creating if needed) the store in `dir`. nullopt-like: nullptr with
@@ -55,11 +43,9 @@ class DirectoryStore : public QuarantineStore {
   bool set_state(const std::string& id, QuarantineState state, const std::string& actor,
                  std::string* error) override;
 
-  // Removes items created before `cutoff_unix_ms` (any state) and their
-  // content; each gets a "purged" audit record. Returns how many, or nullopt.
-  std::optional<size_t> purge(int64_t cutoff_unix_ms, const std::string& actor, std::string* error);
-  // Audit records of one item (all items if id is empty), oldest first.
-  std::vector<AuditRecord> audit(const std::string& id, std::string* error);
+  std::optional<size_t> purge(int64_t cutoff_unix_ms, const std::string& actor,
+                              std::string* error) override;
+  std::vector<AuditRecord> audit(const std::string& id, std::string* error) override;
 
   const std::string& dir() const;
 
@@ -71,10 +57,5 @@ class DirectoryStore : public QuarantineStore {
 
 // The factory the intake calls (the store's row in the backend table).
 std::unique_ptr<QuarantineStore> open_directory_store(const std::string& dir, std::string* error);
-
-// An item as a JSON object (id, metadata, state; report parsed as "report"
-// when it is valid JSON). Used by `sandgate quarantine list --json` and show.
-std::string quarantine_item_to_json(const QuarantineItem& item, bool with_report);
-std::string audit_record_to_json(const AuditRecord& record);
 
 }  // namespace sandgate

@@ -17,7 +17,7 @@
 #include <optional>
 
 #include "gateway/config.h"
-#include "gateway/quarantine/directory_store.h"
+#include "gateway/quarantine/open_store.h"
 #include "gateway/quarantine/smtp_reinject.h"
 
 namespace sandgate {
@@ -258,9 +258,7 @@ int run_quarantine_command(const std::vector<std::string>& args_in, std::ostream
   }
 
   std::string error;
-  std::string store_dir =
-      (config.data_dir.empty() ? std::string("var") : config.data_dir) + "/quarantine";
-  auto store = DirectoryStore::open(store_dir, &error);
+  auto store = open_quarantine_store(config.quarantine, config.data_dir, &error);
   if (!store) {
     err << "sandgate quarantine: " << error << "\n";
     return 1;

@@ -1,6 +1,7 @@
 // `sandgate quarantine list|show|release|delete|export|purge`: administration
-// of the directory store under DATA_DIR/quarantine. Takes the same --config,
-// --data-dir and --next-hop as `sandgate serve`.
+// of the store the configuration names (open_quarantine_store: the directory
+// store, DATA_DIR/quarantine by default, or the shared PostgreSQL database).
+// Takes the same --config, --data-dir and --next-hop as `sandgate serve`.
 //
 // Exit codes: 0 done; 1 the operation failed (unknown id, wrong state, next hop
 // refused, store error); 2 usage error. Text output never echoes control

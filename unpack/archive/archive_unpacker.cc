@@ -319,7 +319,7 @@ class ArchiveUnpacker final : public Unpacker {
 
 SANDGATE_REGISTER_UNPACKER(ArchiveUnpacker,
                            {"zip", "ooxml", "odf", "jar", "apk", "7z", "rar", "tar", "cpio",
-                            "cab", "lha", "xar", "ar", "iso9660", "udf", "gzip", "bzip2", "xz",
+                            "cab", "lha", "xar", "ar", "iso9660", "gzip", "bzip2", "xz",
                             "zstd", "lz4", "lzip", "lzma", "compress"});
 
 }  // namespace

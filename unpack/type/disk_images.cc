@@ -86,6 +86,11 @@ bool plausible_mbr(std::string_view s, uint64_t size) {
 std::optional<TypeInfo> detect_disk_trailer(Probe& p) {
   std::string_view h = p.prefix();
   if (bytes_at(h, 0, "vhdxfile")) return make_type("vhdx", "application/x-vhdx");
+  // Encrypted disk images (FileVault "encrcdsa" header, v2) and sparse images
+  // ("sprs"): still DMGs, so the image reader reports them (image.encrypted,
+  // image.unsupported) instead of letting them pass as opaque data.
+  if (bytes_at(h, 0, "encrcdsa") || bytes_at(h, 0, "sprs"))
+    return make_type("dmg", "application/x-apple-diskimage");
   // VHD spec (Microsoft, 2006) "Hard Disk Footer Format": "conectix" cookie in
   // the last 512 bytes (511 for pre-2004 Virtual PC), copied to offset 0 of
   // dynamic and differencing disks.
@@ -98,6 +103,8 @@ std::optional<TypeInfo> detect_disk_trailer(Probe& p) {
   // UDIF (Apple TN "DMG format", koly block): "koly", version 4, header size 512.
   if (bytes_at(t, 0, "koly") && be32(t, 4) == 4 && be32(t, 8) == 512)
     return make_type("dmg", "application/x-apple-diskimage");
+  // Encrypted image, v1: "cdsaencr" in the trailer.
+  if (t.size() >= 8 && t.substr(t.size() - 8) == "cdsaencr") return make_type("dmg", "application/x-apple-diskimage");
   return std::nullopt;
 }
 

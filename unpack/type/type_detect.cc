@@ -28,8 +28,15 @@ TypeInfo detect(const ByteSource& src) {
   Probe p(src);
   if (p.prefix().empty()) return make_type("data", "application/x-empty");
 
-  if (auto t = detect_binary(p)) return *t;
-  if (auto t = detect_disk_trailer(p)) return *t;
+  // A compressed DMG (UDBZ, and UDZO whose first chunk looks like a stream)
+  // begins with its first chunk's compressor magic: the koly trailer wins
+  // over a compressor label, so the whole image is read, not one chunk.
+  auto binary = detect_binary(p);
+  if (!binary || binary->label == "bzip2" || binary->label == "gzip" || binary->label == "xz" ||
+      binary->label == "zstd" || binary->label == "lzma" || binary->label == "lz4" || binary->label == "zlib") {
+    if (auto t = detect_disk_trailer(p)) return *t;
+  }
+  if (binary) return *binary;
   if (auto t = detect_disk_image(p)) return *t;
   if (auto t = detect_zip(p, false)) return *t;
 

@@ -31,6 +31,7 @@ warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0/1.1 are used on p
 SANDGATE = os.environ.get("SANDGATE", "sandgate")
 SOURCE_ROOT = os.environ.get("SANDGATE_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 TOKEN = "portal-token-0123456789"
+ADMIN_TOKEN = "admin-token-9876543210"
 
 
 def fake_pe():
@@ -45,7 +46,7 @@ def fake_pe():
 
 
 class Server:
-    def __init__(self, tmp, extra_http="", limits="", env=None, tls=None):
+    def __init__(self, tmp, extra_http="", limits="", env=None, tls=None, extra_top=""):
         self.tmp = tmp
         self.policy_dir = os.path.join(tmp, "policies")
         if not os.path.isdir(self.policy_dir):
@@ -59,6 +60,7 @@ class Server:
             f.write(
                 "policy: policies/default.yaml\n"
                 "data_dir: var\n"
+                + extra_top +
                 "http:\n"
                 "  listen: 127.0.0.1:0\n"
                 + tls_block + extra_http +
@@ -66,6 +68,9 @@ class Server:
                 "    - id: portal\n"
                 f"      sha256: \"sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\"\n"
                 "      profiles: [upload]\n"
+                "    - id: admin\n"
+                f"      sha256: \"sha256:{hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()}\"\n"
+                "      admin: true\n"
                 "  limits:\n"
                 "    max_body: 32MiB\n"
                 + limits)
@@ -81,6 +86,8 @@ class Server:
             m = re.search(r'"http":"https?://127\.0\.0\.1:(\d+)"', self.log_text())
             if m:
                 self.port = int(m.group(1))
+                sm = re.search(r'"smtp":"127\.0\.0\.1:(\d+)"', self.log_text())
+                self.smtp_port = int(sm.group(1)) if sm else None
                 break
             if self.proc.poll() is not None:
                 break
@@ -119,6 +126,231 @@ def post(url, data, headers=None, timeout=20, context=None):
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
+
+
+def call(method, url, token=None, data=None, timeout=20):
+    """(status, headers, body bytes) of one request; never raises for HTTP errors."""
+    headers = {"Authorization": "Bearer " + token} if token else {}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class SinkSMTP:
+    """A minimal SMTP next hop on loopback that records what it accepted."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.messages = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+
+    def session(self, conn):
+        f = conn.makefile("rb")
+        conn.sendall(b"220 sink ESMTP\r\n")
+        rcpts, data = [], None
+        while True:
+            line = f.readline(4096)
+            if not line:
+                break
+            cmd = line.strip().upper()
+            if cmd.startswith(b"EHLO") or cmd.startswith(b"HELO"):
+                conn.sendall(b"250-sink\r\n250 8BITMIME\r\n")
+            elif cmd.startswith(b"RCPT"):
+                rcpts.append(line.strip()[8:].decode())
+                conn.sendall(b"250 ok\r\n")
+            elif cmd == b"DATA":
+                conn.sendall(b"354 go\r\n")
+                buf = []
+                while True:
+                    l = f.readline(1 << 20)
+                    if not l or l == b".\r\n":
+                        break
+                    buf.append(l)
+                self.messages.append((rcpts, b"".join(buf)))
+                rcpts = []
+                conn.sendall(b"250 queued\r\n")
+            elif cmd == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                break
+            else:
+                conn.sendall(b"250 ok\r\n")
+        conn.close()
+
+    def close(self):
+        # shutdown wakes the thread blocked in accept(); close alone would
+        # leave the listening socket open until that accept returned.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class QuarantineApiE2E(unittest.TestCase):
+    """Held uploads and mail are stored, and administered over /v1/quarantine."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sg-qapi-e2e-")
+        self.servers = []
+        self.sink = SinkSMTP()
+
+    def tearDown(self):
+        for s in self.servers:
+            s.stop()
+        self.sink.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self, extra_top=""):
+        s = Server(self.tmp, extra_top=f"smtp: {{listen: 127.0.0.1:0, next_hop: 127.0.0.1:{self.sink.port}}}\n"
+                   + extra_top)
+        self.servers.append(s)
+        return s
+
+    def upload_exe(self, s):
+        req = urllib.request.Request(f"{s.base}/v1/scan?filename=offer.pdf.exe", data=fake_pe(), method="POST",
+                                     headers={"Authorization": "Bearer " + TOKEN,
+                                              "Content-Type": "application/octet-stream"})
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, r.headers, json.loads(r.read())
+
+    def test_held_upload_is_stored_listed_shown_released_and_deleted(self):
+        s = self.start()
+        status, headers, report = self.upload_exe(s)
+        self.assertEqual((status, report["verdict"]), (200, "quarantine"))
+        qid = headers["X-Sandgate-Quarantine-Id"]
+        self.assertTrue(qid)
+        # A clean upload is not held.
+        code, h, _ = call("POST", f"{s.base}/v1/scan?filename=cv.txt", TOKEN, b"Jane Doe, engineer\n")
+        self.assertEqual(code, 200)
+        self.assertIsNone(h["X-Sandgate-Quarantine-Id"])
+
+        q = f"{s.base}/v1/quarantine"
+        # Admin tokens only: none 401, a scan token 403, a wrong one 401.
+        self.assertEqual(call("GET", q)[0], 401)
+        self.assertEqual(call("GET", q, TOKEN)[0], 403)
+        self.assertEqual(call("GET", q, "not-a-token")[0], 401)
+        self.assertEqual(call("POST", f"{q}/{qid}/release", TOKEN)[0], 403)
+
+        code, _, body = call("GET", q, ADMIN_TOKEN)
+        self.assertEqual(code, 200)
+        listing = json.loads(body)
+        self.assertEqual([i["id"] for i in listing["items"]], [qid])
+        item = listing["items"][0]
+        self.assertEqual((item["channel"], item["state"]), ("upload", "held"))
+        self.assertIn("offer.pdf.exe", item["file_names"])
+        self.assertEqual(json.loads(call("GET", q + "?state=released", ADMIN_TOKEN)[2])["items"], [])
+        self.assertEqual(call("GET", q + "?state=bogus", ADMIN_TOKEN)[0], 400)
+
+        code, _, body = call("GET", f"{q}/{qid}", ADMIN_TOKEN)
+        self.assertEqual(code, 200)
+        shown = json.loads(body)
+        self.assertEqual(shown["report"]["verdict"], "quarantine")
+        self.assertTrue(any("name.double_extension" in r for r in shown["reasons"]))
+        self.assertEqual([a["action"] for a in shown["audit"]], ["held"])
+
+        code, h, body = call("GET", f"{q}/{qid}/content", ADMIN_TOKEN)
+        self.assertEqual((code, body), (200, fake_pe()))
+        self.assertIn("attachment", h["Content-Disposition"])
+
+        code, _, body = call("POST", f"{q}/{qid}/release", ADMIN_TOKEN)
+        self.assertEqual(code, 200, body)
+        self.assertEqual(json.loads(body)["state"], "released")
+        self.assertEqual(call("POST", f"{q}/{qid}/release", ADMIN_TOKEN)[0], 409)
+        self.assertEqual(call("GET", f"{q}/{qid}/release", ADMIN_TOKEN)[0], 405)
+        self.assertEqual(call("DELETE", f"{q}/{qid}", ADMIN_TOKEN)[0], 200)
+        self.assertEqual(call("GET", f"{q}/{qid}/content", ADMIN_TOKEN)[0], 410)
+        shown = json.loads(call("GET", f"{q}/{qid}", ADMIN_TOKEN)[2])
+        self.assertEqual(shown["state"], "deleted")
+        audit = [(a["action"], a["actor"]) for a in shown["audit"]]
+        self.assertEqual([a for a, _ in audit], ["held", "released", "deleted"])
+        self.assertEqual(audit[1][1], "api:admin")
+        self.assertEqual(call("GET", f"{q}/0123456789abcdef0123456789abcdef", ADMIN_TOKEN)[0], 404)
+        self.assertEqual(call("GET", f"{q}/..%2f..%2fetc", ADMIN_TOKEN)[0], 404)
+        code, _, body = call("POST", f"{q}/purge?older_than=0", ADMIN_TOKEN)
+        self.assertEqual((code, json.loads(body)["purged"]), (200, 1))
+        self.assertEqual(call("POST", f"{q}/purge?older_than=soon", ADMIN_TOKEN)[0], 400)
+
+    def mail_exe(self, s):
+        import smtplib
+        from email.message import EmailMessage
+        self.assertIsNotNone(s.smtp_port)
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "hr@example.org", "jane@example.com", "Job offer"
+        msg.set_content("Please see the attached offer.")
+        msg.add_attachment(fake_pe(), maintype="application", subtype="octet-stream",
+                           filename="Coinbase_online_careers_2022_07.pdf.exe")
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20) as c:
+            c.send_message(msg)
+
+    def test_held_mail_is_released_to_the_next_hop_over_the_api(self):
+        s = self.start()
+        self.mail_exe(s)
+        self.assertEqual(self.sink.messages, [])  # held, not relayed
+        q = f"{s.base}/v1/quarantine"
+        items = json.loads(call("GET", q + "?sender=hr@example.org", ADMIN_TOKEN)[2])["items"]
+        self.assertEqual(len(items), 1)
+        qid = items[0]["id"]
+        self.assertEqual((items[0]["channel"], items[0]["subject"]), ("mail", "Job offer"))
+        code, _, body = call("POST", f"{q}/{qid}/release?to=analyst@example.org", ADMIN_TOKEN)
+        self.assertEqual(code, 200, body)
+        deadline = time.time() + 10
+        while not self.sink.messages and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(self.sink.messages), 1)
+        rcpts, data = self.sink.messages[0]
+        self.assertEqual(rcpts, ["<analyst@example.org>"])
+        self.assertIn(b"X-Sandgate-Released: " + qid.encode(), data)
+        self.assertIn(b"Coinbase_online_careers_2022_07.pdf.exe", data)
+
+    def test_release_refused_by_the_next_hop_keeps_the_item_held(self):
+        s = self.start()
+        self.mail_exe(s)
+        q = f"{s.base}/v1/quarantine"
+        qid = json.loads(call("GET", q, ADMIN_TOKEN)[2])["items"][0]["id"]
+        self.sink.close()  # the next hop is gone
+        code, _, body = call("POST", f"{q}/{qid}/release", ADMIN_TOKEN)
+        self.assertEqual(code, 502, body)
+        shown = json.loads(call("GET", f"{q}/{qid}", ADMIN_TOKEN)[2])
+        self.assertEqual(shown["state"], "held")
+        self.assertEqual([a["action"] for a in shown["audit"]], ["held"])
+
+    def test_release_of_an_upload_takes_no_recipient(self):
+        s = self.start()
+        _, headers, _ = self.upload_exe(s)
+        qid = headers["X-Sandgate-Quarantine-Id"]
+        # Uploads are only marked released; "to" is for mail.
+        self.assertEqual(call("POST", f"{s.base}/v1/quarantine/{qid}/release?to=a@b.c", ADMIN_TOKEN)[0], 400)
+        self.assertEqual(json.loads(call("GET", f"{s.base}/v1/quarantine/{qid}", ADMIN_TOKEN)[2])["state"], "held")
+
+    def test_store_unavailable_means_503_for_held_uploads_only(self):
+        blocker = os.path.join(self.tmp, "not-a-dir")
+        with open(blocker, "w") as f:
+            f.write("x")
+        s = self.start(extra_top=f"quarantine: {{dir: {blocker}/q}}\n")
+        req = urllib.request.Request(f"{s.base}/v1/scan?filename=offer.pdf.exe", data=fake_pe(), method="POST",
+                                     headers={"Authorization": "Bearer " + TOKEN})
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(req, timeout=20)
+        self.assertEqual(cm.exception.code, 503)
+        self.assertTrue(cm.exception.headers["Retry-After"])
+        code, _, body = call("POST", f"{s.base}/v1/scan?filename=cv.txt", TOKEN, b"Jane Doe\n")
+        self.assertEqual((code, json.loads(body)["verdict"]), (200, "pass"))
+        self.assertEqual(call("GET", f"{s.base}/v1/quarantine", ADMIN_TOKEN)[0], 503)
 
 
 class HttpE2E(unittest.TestCase):

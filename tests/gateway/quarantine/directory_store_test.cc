@@ -1,7 +1,7 @@
-// Tests of the directory + SQLite quarantine store: put/get round trip,
-// content addressing and durability layout, list filters, state transitions,
-// audit immutability, concurrent writers, purge, and a simulated full disk.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+// Tests of what only the directory + SQLite quarantine store does: content
+// addressing and the on-disk layout, shared content files, the audit.jsonl
+// log, and a simulated full disk. The behaviour every backend shares (filters,
+// state machine, concurrency, purge) is in store_contract_test.cc.
 #include "gateway/quarantine/directory_store.h"
 
 #include <Poco/Data/SQLite/Connector.h>
@@ -76,7 +76,7 @@ size_t count_files(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("put stores content-addressed bytes and get returns the metadata") {
+TEST_CASE("directory: put stores content-addressed bytes and get returns the metadata") {
   TempDir t;
   std::string err;
   auto store = DirectoryStore::open((t.path / "q").string(), &err);
@@ -122,50 +122,7 @@ TEST_CASE("put stores content-addressed bytes and get returns the metadata") {
   CHECK(j.find("\\r\\n") != std::string::npos);  // control bytes escaped
 }
 
-TEST_CASE("list filters by sender, recipient, reason, state and time") {
-  TempDir t;
-  std::string err;
-  auto store = DirectoryStore::open((t.path / "q").string(), &err);
-  REQUIRE(store);
-  auto a =
-      store->put(write_file(t.path / "a", "AAA"),
-                 mail_item("alice@x.example", "bob@corp.example", "r1 o type.executable"), &err);
-  auto b =
-      store->put(write_file(t.path / "b", "BBB"),
-                 mail_item("mallory@y.example", "carol@corp.example", "r2 o macro.autoexec"), &err);
-  REQUIRE(a);
-  REQUIRE(b);
-  QuarantineFilter f;
-  CHECK(store->list(f, &err).size() == 2);
-  f.sender = "ALICE";
-  auto l = store->list(f, &err);
-  REQUIRE(l.size() == 1);
-  CHECK(l[0].id == *a);
-  f = {};
-  f.recipient = "carol@";
-  l = store->list(f, &err);
-  REQUIRE(l.size() == 1);
-  CHECK(l[0].id == *b);
-  f = {};
-  f.reason = "macro";
-  CHECK(store->list(f, &err).size() == 1);
-  f.reason = "nothing-like-this";
-  CHECK(store->list(f, &err).empty());
-  f = {};
-  f.until_unix_ms = store->get(*a, &err)->created_unix_ms - 1;
-  CHECK(store->list(f, &err).empty());
-  f = {};
-  f.since_unix_ms = store->get(*a, &err)->created_unix_ms;
-  CHECK(store->list(f, &err).size() == 2);
-  REQUIRE(store->set_state(*a, QuarantineState::released, "test", &err));
-  f = {};
-  f.state = QuarantineState::held;
-  l = store->list(f, &err);
-  REQUIRE(l.size() == 1);
-  CHECK(l[0].id == *b);
-}
-
-TEST_CASE("state changes follow held -> released/deleted and are audited") {
+TEST_CASE("directory: state changes follow held -> released/deleted and are audited") {
   TempDir t;
   std::string err;
   auto store = DirectoryStore::open((t.path / "q").string(), &err);
@@ -209,7 +166,7 @@ TEST_CASE("state changes follow held -> released/deleted and are audited") {
   CHECK(log.find("\"actor\":\"admin1\",\"action\":\"released\"") != std::string::npos);
 }
 
-TEST_CASE("audit records cannot be edited or removed, and the log only grows") {
+TEST_CASE("directory: audit records cannot be edited or removed, and the log only grows") {
   TempDir t;
   std::string err;
   std::string dir = (t.path / "q").string();
@@ -236,70 +193,7 @@ TEST_CASE("audit records cannot be edited or removed, and the log only grows") {
   CHECK_FALSE(store->get(*a, &err));
 }
 
-TEST_CASE("concurrent writers from several threads all land, with unique ids") {
-  TempDir t;
-  std::string err;
-  auto store = DirectoryStore::open((t.path / "q").string(), &err);
-  REQUIRE(store);
-  constexpr int kThreads = 6, kPerThread = 15;
-  std::vector<std::vector<std::string>> ids(kThreads);
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (int th = 0; th < kThreads; ++th) {
-    threads.emplace_back([&, th] {
-      for (int i = 0; i < kPerThread; ++i) {
-        std::string name = "in-" + std::to_string(th) + "-" + std::to_string(i);
-        std::string content = "message " + name + (i % 2 ? " shared" : "");
-        std::string e;
-        auto id = store->put(write_file(t.path / name, i % 3 == 0 ? "common" : content),
-                             mail_item("s" + std::to_string(th) + "@x", "r@y", "r"), &e);
-        if (id) {
-          ids[th].push_back(*id);
-        } else {
-          ++failures;
-        }
-      }
-    });
-  }
-  // A second store object on the same directory (as a second process would)
-  // changes states meanwhile.
-  auto other = DirectoryStore::open((t.path / "q").string(), &err);
-  REQUIRE(other);
-  for (auto& th : threads) th.join();
-  CHECK(failures == 0);
-  std::set<std::string> all;
-  for (auto& v : ids) all.insert(v.begin(), v.end());
-  CHECK(all.size() == kThreads * kPerThread);
-  CHECK(other->list({}, &err).size() == kThreads * kPerThread);
-  for (const auto& id : all) {
-    auto p = other->content_path(id, &err);
-    REQUIRE_MESSAGE(p, err);
-  }
-  CHECK(other->audit("", &err).size() == kThreads * kPerThread);
-}
-
-TEST_CASE("purge removes old items and their unshared content") {
-  TempDir t;
-  std::string err;
-  auto store = DirectoryStore::open((t.path / "q").string(), &err);
-  REQUIRE(store);
-  auto a = store->put(write_file(t.path / "a", "old"), mail_item("a@x", "b@y", "r"), &err);
-  REQUIRE(a);
-  auto pa = *store->content_path(*a, &err);
-  int64_t cutoff = store->get(*a, &err)->created_unix_ms + 1;
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  auto b = store->put(write_file(t.path / "b", "new"), mail_item("a@x", "b@y", "r"), &err);
-  REQUIRE(b);
-  auto n = store->purge(cutoff, "retention", &err);
-  REQUIRE(n);
-  CHECK(*n == 1);
-  CHECK_FALSE(store->get(*a, &err));
-  CHECK_FALSE(fs::exists(pa));
-  CHECK(store->get(*b, &err));
-  CHECK(read_file(*store->content_path(*b, &err)) == "new");
-}
-
-TEST_CASE("a failed write (store full) returns nullopt and leaves nothing listed") {
+TEST_CASE("directory: a failed write (store full) returns nullopt and leaves nothing listed") {
   TempDir t;
   std::string err;
   std::string dir = (t.path / "q").string();
@@ -346,7 +240,7 @@ TEST_CASE("a failed write (store full) returns nullopt and leaves nothing listed
   CHECK(store->list({}, &err).empty());
 }
 
-TEST_CASE("several processes writing one store (SQLite locking) lose nothing") {
+TEST_CASE("directory: several processes writing one store (SQLite locking) lose nothing") {
   TempDir t;
   std::string err;
   std::string dir = (t.path / "q").string();

@@ -53,6 +53,8 @@ struct FakeStore : QuarantineStore {
   bool set_state(const std::string&, QuarantineState, const std::string&, std::string*) override {
     return false;
   }
+  std::optional<size_t> purge(int64_t, const std::string&, std::string*) override { return 0; }
+  std::vector<AuditRecord> audit(const std::string&, std::string*) override { return {}; }
 };
 
 struct Fixture {
