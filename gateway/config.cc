@@ -305,7 +305,7 @@ class Walker {
               } else if (k == "postgresql") {
                 if (scalar(v, k, q.postgresql) && q.postgresql.empty()) error(v, "postgresql must not be empty");
               } else if (k == "retention") {
-                duration(v, k, 60, q.retention_s);
+                duration(v, k, 1, q.retention_s);
               } else if (k == "purge_every") {
                 duration(v, k, 1, q.retention_interval_s);
                 if (q.retention_interval_s == 0) error(v, "purge_every must be above 0");

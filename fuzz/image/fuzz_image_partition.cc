@@ -8,7 +8,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto src = sandgate::memory_source(std::string(reinterpret_cast<const char*>(data), size));
-  for (auto scan : {sandgate::image::read_mbr(*src), sandgate::image::read_gpt(*src)}) {
+  for (auto scan : {sandgate::image::read_mbr(*src), sandgate::image::read_gpt(*src),
+                    sandgate::image::read_apm(*src)}) {
     for (const auto& p : scan.partitions)
       if (p.offset > src->size() || p.length > src->size() - p.offset) __builtin_trap();
   }

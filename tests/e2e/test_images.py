@@ -82,6 +82,24 @@ def gpt_disk(path, volume_path, size=24 << 20):
     return path
 
 
+def apm_disk(volume_bytes, start=64):
+    """An Apple Partition Map disk (the layout of older Mac DMGs): driver
+    descriptor "ER", the map itself, free space and one partition holding
+    the volume, 512-byte blocks."""
+    blocks = (len(volume_bytes) + 511) // 512
+    total = start + blocks + 16
+    disk = bytearray(total * 512)
+    struct.pack_into(">2sHI", disk, 0, b"ER", 512, total)
+    entries = [("Apple", "Apple_partition_map", 1, 63),
+               ("disk image", "Apple_HFS", start, blocks),
+               ("", "Apple_Free", start + blocks, 16)]
+    for i, (name, ptype, first, count) in enumerate(entries, 1):
+        struct.pack_into(">2sHIII32s32s", disk, i * 512, b"PM", 0, len(entries), first, count,
+                         name.encode(), ptype.encode())
+    disk[start * 512:start * 512 + len(volume_bytes)] = volume_bytes
+    return bytes(disk)
+
+
 def mbr_disk(path, volume_path, size=24 << 20):
     """An MBR disk: primary 1 empty FAT, extended 2, logical 5 holds the volume."""
     with open(path, "wb") as f:
@@ -243,6 +261,19 @@ class Containers(SandgateCase):
         self.assertEqual(self.obj(rep, "usb.img")["type"]["label"], "mbr")
         self.assertEqual(self.obj(rep, "usb.img/partition5")["type"]["label"], "fat")
         self.check_exe(rep, "usb.img/partition5/Setup/bin/Invoice 2024 (final).pdf.exe")
+
+    @need("mformat", "mcopy", "mmd")
+    def test_apple_partition_map_in_a_dmg(self):
+        w = self.workdir("apm")
+        vol = self.volume(w, size=1474560)
+        dmg = self.write("mac.dmg", udif(apm_disk(F.file_bytes(vol)), kinds=("zlib",)))
+        res, rep = self.scan1(dmg, expect_rc=1)
+        self.assertEqual(self.obj(rep, "mac.dmg/disk")["type"]["label"], "apm")
+        self.assertEqual(self.obj(rep, "mac.dmg/disk/partition2")["type"]["label"], "fat")
+        self.check_exe(rep, "mac.dmg/disk/partition2/Setup/bin/Invoice 2024 (final).pdf.exe")
+        names = [o["path"] for o in rep["objects"]]
+        self.assertNotIn("mac.dmg/disk/partition1", names)  # the map itself is not a partition
+        self.assertNotIn("mac.dmg/disk/partition3", names)  # nor is free space
 
     @need("mformat", "mcopy", "mmd", "qemu-img")
     def test_vhd_fixed_and_dynamic(self):

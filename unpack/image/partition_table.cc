@@ -227,6 +227,60 @@ PartitionScan read_gpt(const ByteSource& disk) {
   return {};
 }
 
+PartitionScan read_apm(const ByteSource& disk) {
+  PartitionScan out;
+  uint64_t block = kSector;
+  std::string b0 = disk.read_string(0, kSector);
+  ByteCursor d(b0);
+  if (d.starts_with("ER")) {
+    d.seek(2);
+    uint16_t bs = d.u16be();
+    // Block sizes are powers of two from 512 to 4096; anything else is a
+    // damaged descriptor, and 512 is what the map then uses.
+    if (bs == 512 || bs == 1024 || bs == 2048 || bs == 4096) block = bs;
+    else out.findings.push_back(make_finding("image.malformed", "APM driver descriptor block size is invalid",
+                                             std::to_string(bs)));
+  }
+  uint32_t count = 1;
+  for (uint32_t i = 1; i <= count && i <= kMaxApmEntries; ++i) {
+    if (i > disk.size() / block) {
+      out.findings.push_back(make_finding("image.malformed", "APM map runs past the end of the disk",
+                                          "entry " + std::to_string(i)));
+      break;
+    }
+    std::string e = disk.read_string(i * block, 512);
+    ByteCursor c(e);
+    if (!c.starts_with("PM")) {
+      if (i == 1) return out;  // not an APM disk
+      out.findings.push_back(make_finding("image.malformed", "APM entry without its PM signature",
+                                          "entry " + std::to_string(i)));
+      break;
+    }
+    out.valid = true;
+    c.seek(4);
+    uint32_t map_blocks = c.u32be();
+    uint32_t start = c.u32be();
+    uint32_t blocks = c.u32be();
+    if (i == 1) {
+      count = map_blocks;
+      if (count > kMaxApmEntries)
+        out.findings.push_back(make_finding("image.malformed", "APM declares more entries than allowed",
+                                            std::to_string(count)));
+    }
+    c.seek(48);
+    std::string_view type_raw = c.bytes(32);
+    std::string type(type_raw.substr(0, type_raw.find('\0')));
+    if (type == "Apple_partition_map" || type == "Apple_Free" || type == "Apple_Void") continue;
+    Partition p;
+    c.seek(16);
+    std::string_view name_raw = c.bytes(32);
+    p.label = std::string(name_raw.substr(0, name_raw.find('\0')));
+    p.type = type;
+    if (place(out, disk, static_cast<int>(i), start, blocks, block, p)) out.partitions.push_back(p);
+  }
+  return out;
+}
+
 namespace {
 
 class PartitionUnpacker final : public Unpacker {
@@ -236,7 +290,8 @@ class PartitionUnpacker final : public Unpacker {
   void unpack(const Object& obj, UnpackContext& ctx) override {
     PartitionScan scan;
     if (obj.type.label == "gpt") scan = read_gpt(*obj.bytes);
-    if (!scan.valid) {
+    if (obj.type.label == "apm") scan = read_apm(*obj.bytes);
+    if (!scan.valid && obj.type.label != "apm") {
       for (auto& f : scan.findings) ctx.add_finding(std::move(f));
       scan = read_mbr(*obj.bytes);
       // A protective 0xEE entry is the GPT we could not read, not a partition.
@@ -264,7 +319,7 @@ class PartitionUnpacker final : public Unpacker {
   }
 };
 
-SANDGATE_REGISTER_UNPACKER(PartitionUnpacker, {"mbr", "gpt"});
+SANDGATE_REGISTER_UNPACKER(PartitionUnpacker, {"mbr", "gpt", "apm"});
 
 }  // namespace
 }  // namespace image

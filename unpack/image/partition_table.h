@@ -37,5 +37,11 @@ PartitionScan read_mbr(const ByteSource& disk);
 // Tries the primary header (512- then 4096-byte sectors), then the backup at
 // the last LBA.
 PartitionScan read_gpt(const ByteSource& disk);
+// Apple Partition Map (Inside Macintosh: Devices, "The Partition Map"): the
+// optional driver descriptor "ER" in block 0 gives the block size; entries
+// "PM" from block 1, as many as the first says (at most kMaxApmEntries).
+// The map itself and free space are not partitions.
+constexpr uint32_t kMaxApmEntries = 256;
+PartitionScan read_apm(const ByteSource& disk);
 
 }  // namespace sandgate::image

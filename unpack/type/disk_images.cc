@@ -125,6 +125,10 @@ std::optional<TypeInfo> detect_disk_image(Probe& p) {
   if ((bytes_at(h, 1024, "H+") && be16(h, 1026) == 4) ||
       (bytes_at(h, 1024, "HX") && be16(h, 1026) == 5))
     return make_type("hfs", "application/x-hfs-image");
+  // Apple Partition Map: the first map entry "PM" in block 1 (reserved 0,
+  // a plausible entry count), after an optional "ER" driver descriptor.
+  if (bytes_at(h, 512, "PM") && be16(h, 514) == 0 && be32(h, 516) >= 1 && be32(h, 516) <= 256)
+    return make_type("apm", "application/x-apple-diskimage");
   // GPT header (UEFI 2.x 5.3) at LBA 1 for 512- or 4096-byte sectors.
   if (bytes_at(h, 512, "EFI PART") || bytes_at(h, 4096, "EFI PART"))
     return make_type("gpt", "application/x-raw-disk-image");

@@ -103,6 +103,7 @@ constexpr LabelInfo kLabels[] = {
     {"fat", false, exts(kFsImage)},  {"ntfs", false, exts(kFsImage)},
     {"hfs", false, exts(kFsImage)},  {"apfs", false, exts(kFsImage)},
     {"mbr", false, exts(kFsImage)},  {"gpt", false, exts(kFsImage)},
+    {"apm", false, exts(kFsImage)},
     {"lnk", false, exts(kLnk)},      {"onenote", false, exts(kOneNote)},
     {"rtf", false, exts(kRtf)},      {"html", false, exts(kHtml)},
     {"hta", true, exts(kHta)},       {"svg", false, exts(kSvg)},

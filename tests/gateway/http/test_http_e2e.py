@@ -337,6 +337,22 @@ class QuarantineApiE2E(unittest.TestCase):
         self.assertEqual(call("POST", f"{s.base}/v1/quarantine/{qid}/release?to=a@b.c", ADMIN_TOKEN)[0], 400)
         self.assertEqual(json.loads(call("GET", f"{s.base}/v1/quarantine/{qid}", ADMIN_TOKEN)[2])["state"], "held")
 
+    def test_retention_purges_old_items_with_an_audit_record(self):
+        s = self.start(extra_top="quarantine: {retention: 2s, purge_every: 1s}\n")
+        _, headers, _ = self.upload_exe(s)
+        qid = headers["X-Sandgate-Quarantine-Id"]
+        self.assertEqual(call("GET", f"{s.base}/v1/quarantine/{qid}", ADMIN_TOKEN)[0], 200)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if json.loads(call("GET", f"{s.base}/v1/quarantine", ADMIN_TOKEN)[2])["items"] == []:
+                break
+            time.sleep(0.2)
+        self.assertEqual(json.loads(call("GET", f"{s.base}/v1/quarantine", ADMIN_TOKEN)[2])["items"], [])
+        self.assertIn('"event":"retention"', s.log_text())
+        with open(os.path.join(self.tmp, "var", "quarantine", "audit.jsonl")) as f:
+            actions = [(r["id"], r["action"], r["actor"]) for r in map(json.loads, f)]
+        self.assertIn((qid, "purged", "retention"), actions)
+
     def test_store_unavailable_means_503_for_held_uploads_only(self):
         blocker = os.path.join(self.tmp, "not-a-dir")
         with open(blocker, "w") as f:
