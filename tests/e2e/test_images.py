@@ -301,6 +301,20 @@ class Containers(SandgateCase):
         self.assertEqual(self.obj(rep, "udbz.dmg")["type"]["label"], "dmg")
         self.check_exe(rep, "udbz.dmg/disk/Setup/bin/Invoice 2024 (final).pdf.exe")
 
+    def test_untested_file_systems_fail_closed(self):
+        # HFS+ (volume header "H+" v4 at 1024), APFS ("NXSB" at 32), UDF: no
+        # image of them can be made here, so they are held as image.unsupported.
+        hfs = bytearray(64 * 1024)
+        hfs[1024:1028] = b"H+\x00\x04"
+        apfs = bytearray(64 * 1024)
+        apfs[32:36] = b"NXSB"
+        for name, data, label in (("mac.hfs", hfs, "hfs"), ("mac.apfs", apfs, "apfs")):
+            path = self.write(name, bytes(data))
+            res, rep = self.scan1(path, expect_rc=1)
+            self.assertEqual(self.obj(rep, name)["type"]["label"], label)
+            self.assertFinding(self.obj(rep, name), "image.unsupported", "high")
+            self.assertEqual(rep["verdict"], "quarantine")
+
     def test_encrypted_and_sparse_dmgs_fail_closed(self):
         for name, head in (("encrypted.dmg", b"encrcdsa" + struct.pack(">I", 2)), ("sparse.dmg", b"sprs")):
             data = head + bytes(range(256)) * 64
