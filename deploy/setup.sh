@@ -83,6 +83,7 @@ run_tests() {
     fi
     ninja -C "$asan"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp":print_suppressions=0 \
       meson test -C "$asan" --print-errorlogs --num-processes 2 --suite unpack --suite analyzers \
       --suite policies --suite gateway --suite e2e || status=1
     logs+=("$asan/meson-logs/testlog.json")

@@ -288,13 +288,16 @@ TEST_CASE("ovba: dir records running past the end are malformed, not fatal") {
 // ---------------------------------------------------------------------------
 TEST_CASE("ole native: Ole10Native with and without the size prefix") {
   std::string payload = "MZ payload bytes";
-  auto p = ole::parse_native_package(testing::ole10native("invoice.exe", payload, true), true);
+  // The package's data is a view of the bytes parsed: keep them alive.
+  const std::string with_prefix = testing::ole10native("invoice.exe", payload, true);
+  auto p = ole::parse_native_package(with_prefix, true);
   REQUIRE(p);
   CHECK(p->label == "invoice.exe");
   CHECK(p->file_name() == "invoice.exe");
   CHECK(p->data == payload);
   CHECK_FALSE(p->data_truncated);
-  auto q = ole::parse_native_package(testing::ole10native("a.txt", "abc", false), false);
+  const std::string without_prefix = testing::ole10native("a.txt", "abc", false);
+  auto q = ole::parse_native_package(without_prefix, false);
   REQUIRE(q);
   CHECK(q->data == "abc");
   // A declared size beyond the bytes: truncated, not over-read.
@@ -307,7 +310,8 @@ TEST_CASE("ole native: Ole10Native with and without the size prefix") {
 }
 
 TEST_CASE("ole native: OLE1 embedded object header") {
-  auto o = ole::parse_ole1_object(testing::ole1_object("Package", "native!"));
+  const std::string bytes = testing::ole1_object("Package", "native!");  // viewed by the result
+  auto o = ole::parse_ole1_object(bytes);
   REQUIRE(o);
   CHECK(o->format_id == 2);
   CHECK(o->class_name == "Package");
