@@ -9,6 +9,9 @@
 #  - median duration_ms the engine reports over those N scans (wall time:
 #    inflated when other jobs compete for the cores).
 #
+# Third figure: build/bench/docx_bench on the same files, the document's own
+# analysis path without the report's digests, the policy or YARA.
+#
 # usage: bench/office_bench.sh [path/to/sandgate] [runs]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,9 +61,14 @@ print("cpu_ms_per_scan=%.2f median_duration_ms=%.2f" % (per_scan, statistics.med
 PY
 }
 
+docx_bench=${DOCX_BENCH:-$(dirname "$(dirname "$sandgate")")/bench/docx_bench}
 for f in cv.docx cv.docm; do
   size=$(wc -c < "$tmp/$f")
-  echo "$f ($size bytes), $runs scans in one process:"
+  echo "$f ($size bytes):"
+  # The document's own analysis (unpack, typing, analyzers; no digests, policy
+  # or YARA), like the PDF figure of bench/pdf_bench.
+  if [ -x "$docx_bench" ]; then echo "  $("$docx_bench" "$tmp/$f" 31)"; fi
+  echo "  whole scans, $runs in one process:"
   echo "  builtin policy:        $(measure "$tmp/$f")"
   echo "  shipped upload policy: $(measure "$tmp/$f" --policy "$root/policies/default.yaml" --profile upload)"
 done
