@@ -180,6 +180,30 @@ bool build_serve_config(const std::vector<std::string>& args, ServiceConfig& con
   return true;
 }
 
+namespace {
+
+// SIGHUP also re-reads the configuration file for its API tokens (adding or
+// revoking a token must not need a restart). Only the tokens change: the
+// listeners, TLS, limits and data directory are bound at start. A file that
+// no longer validates keeps the tokens in force and says why.
+void reload_tokens(const ServiceConfig& running, Authenticator& auth,
+                   const std::function<void(const std::string&)>& log_line) {
+  if (running.source.empty() || running.source == "(embedded defaults)") return;
+  ConfigResult r = load_service_config(running.source);
+  if (!r.config) {
+    std::string why;
+    for (const auto& e : r.errors) why += (why.empty() ? "" : "; ") + e;
+    log_line(json_event("config", "API tokens NOT reloaded: " + why));
+    return;
+  }
+  const size_t n = r.config->http.tokens.size();
+  auth.replace(std::move(r.config->http.tokens), r.config->http.allow_loopback_without_token);
+  log_line(json_event("config", "API tokens reloaded from " + running.source + ": " +
+                                    std::to_string(n) + " token(s)"));
+}
+
+}  // namespace
+
 int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   (void)out;
   // Scans run on whichever of the many HTTP threads got the request; with
@@ -316,6 +340,7 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     if (sig == SIGHUP) {
       log_line(json_event("signal", "SIGHUP: reloading the policy"));
       store.request_reload();
+      reload_tokens(config, http.state().auth, log_line);
     } else if (sig == SIGTERM || sig == SIGINT) {
       log_line(json_event("signal", std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") +
                                         ": stopping; finishing requests in progress"));

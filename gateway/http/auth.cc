@@ -34,18 +34,25 @@ const ApiToken* match_token(const std::vector<ApiToken>& tokens, const std::stri
 
 }  // namespace
 
+void Authenticator::replace(std::vector<ApiToken> tokens, bool allow_loopback_without_token) {
+  auto next = std::make_shared<const Rules>(Rules{std::move(tokens), allow_loopback_without_token});
+  std::lock_guard lock(mu_);
+  rules_ = std::move(next);
+}
+
 AuthOutcome Authenticator::check(const std::string& authorization, bool client_is_loopback,
                                  const std::string& profile) const {
   AuthOutcome out;
+  const auto rules = current();
   if (authorization.empty()) {
-    if (allow_loopback_ && client_is_loopback) {
+    if (rules->allow_loopback && client_is_loopback) {
       out.status = AuthOutcome::Status::ok;
       return out;
     }
     out.message = "a bearer token is required";
     return out;
   }
-  const ApiToken* match = match_token(tokens_, authorization, &out);
+  const ApiToken* match = match_token(rules->tokens, authorization, &out);
   if (!match) return out;
   out.token_id = match->id;
   bool allowed = std::any_of(match->profiles.begin(), match->profiles.end(),
@@ -65,7 +72,8 @@ AuthOutcome Authenticator::check_admin(const std::string& authorization) const {
     out.message = "an administrator's bearer token is required";
     return out;
   }
-  const ApiToken* match = match_token(tokens_, authorization, &out);
+  const auto rules = current();
+  const ApiToken* match = match_token(rules->tokens, authorization, &out);
   if (!match) return out;
   out.token_id = match->id;
   if (!match->admin) {

@@ -4,6 +4,8 @@
 // the tokens nor their hashes leak through timing.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,11 +23,16 @@ struct AuthOutcome {
 class Authenticator {
  public:
   Authenticator(std::vector<ApiToken> tokens, bool allow_loopback_without_token)
-      : tokens_(std::move(tokens)), allow_loopback_(allow_loopback_without_token) {}
+      : rules_(std::make_shared<const Rules>(Rules{std::move(tokens), allow_loopback_without_token})) {}
+
+  // Swaps in a new token set (SIGHUP re-reads the configuration file): a
+  // request checked before the swap used the old set, one after it the new.
+  void replace(std::vector<ApiToken> tokens, bool allow_loopback_without_token);
+  size_t token_count() const { return current()->tokens.size(); }
 
   // `authorization` is the Authorization header value ("" when absent).
   // A presented token is always checked, also from loopback: a wrong token is
-  // 401, never silently ignored. Thread-safe (immutable).
+  // 401, never silently ignored. Thread-safe.
   AuthOutcome check(const std::string& authorization, bool client_is_loopback,
                     const std::string& profile) const;
   // Same for the administration API: a valid token with admin: true, always
@@ -33,8 +40,16 @@ class Authenticator {
   AuthOutcome check_admin(const std::string& authorization) const;
 
  private:
-  std::vector<ApiToken> tokens_;
-  bool allow_loopback_;
+  struct Rules {
+    std::vector<ApiToken> tokens;
+    bool allow_loopback = false;
+  };
+  std::shared_ptr<const Rules> current() const {
+    std::lock_guard lock(mu_);
+    return rules_;
+  }
+  mutable std::mutex mu_;
+  std::shared_ptr<const Rules> rules_;
 };
 
 }  // namespace sandgate

@@ -588,6 +588,45 @@ class HttpE2E(unittest.TestCase):
         self.assertRegex(metrics, r"sandgate_policy_reloads_total [1-9]")
         self.assertRegex(metrics, r"sandgate_policy_reload_failures_total [1-9]")
 
+    def test_sighup_reloads_the_api_tokens(self):
+        s = self.start()
+        hdr = {"Authorization": f"Bearer {TOKEN}"}
+        code, _ = post(f"{s.base}/v1/scan?filename=a.txt&profile=upload", b"x\n", headers=hdr)
+        self.assertEqual(code, 200)
+        # Revoke "portal", add "portal2" with a new token.
+        new_token = "rotated-" + TOKEN
+        with open(s.config) as f:
+            text = f.read()
+        old_hash = hashlib.sha256(TOKEN.encode()).hexdigest()
+        self.assertIn(old_hash, text)
+        with open(s.config, "w") as f:
+            f.write(text.replace("id: portal\n", "id: portal2\n", 1)
+                        .replace(old_hash, hashlib.sha256(new_token.encode()).hexdigest(), 1))
+        s.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while "API tokens reloaded" not in s.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("API tokens reloaded", s.log_text())
+        code, rep = post(f"{s.base}/v1/scan?filename=a.txt&profile=upload", b"x\n", headers=hdr)
+        self.assertEqual(code, 401, rep)
+        hdr2 = {"Authorization": f"Bearer {new_token}"}
+        code, _ = post(f"{s.base}/v1/scan?filename=a.txt&profile=upload", b"x\n", headers=hdr2)
+        self.assertEqual(code, 200)
+        deadline = time.time() + 10  # the request's log line follows the answer
+        while '"token":"portal2"' not in s.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn('"token":"portal2"', s.log_text())
+        # A configuration that no longer validates keeps the tokens in force.
+        with open(s.config, "a") as f:
+            f.write("no_such_key: 1\n")
+        s.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while "API tokens NOT reloaded" not in s.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("API tokens NOT reloaded", s.log_text())
+        code, _ = post(f"{s.base}/v1/scan?filename=a.txt&profile=upload", b"x\n", headers=hdr2)
+        self.assertEqual(code, 200)
+
     def test_tls(self):
         cert = os.path.join(self.tmp, "cert.pem")
         key = os.path.join(self.tmp, "key.pem")
