@@ -40,6 +40,14 @@ install_deps() {
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix is only a test peer (tests/e2e/test_postfix.py runs private
+  # instances with `postfix -c DIR`): answer its debconf question with "No
+  # configuration" so the install neither prompts nor sets up and starts a
+  # system MTA on port 25.
+  if [[ " ${missing[*]} " == *" postfix "* ]]; then
+    printf '%s\n' 'postfix postfix/main_mailer_type select No configuration' \
+      'postfix postfix/mailname string localhost' | "${sudo[@]}" debconf-set-selections
+  fi
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }

@@ -265,19 +265,66 @@ class Walker {
             });
   }
 
+  void smtp(const YAML::Node& n, SmtpConfig& m) {
+    mapping(n, "smtp",
+            {"listen", "next_hop", "hostname", "tls", "profile", "headers", "tag_subject_prefix",
+             "limits", "reject_bare_newlines", "xforward"},
+            [&](const std::string& k, const YAML::Node& v) {
+      if (k == "listen" || k == "next_hop") {
+        host_port(v, k, k == "listen" ? m.listen : m.next_hop);
+      } else if (k == "hostname") {
+        if (scalar(v, k, m.hostname) &&
+            (m.hostname.empty() || m.hostname.size() > 255 ||
+             m.hostname.find_first_of(" \t\r\n") != std::string::npos))
+          error(v, "hostname must be a host name without spaces (1-255 characters)");
+      } else if (k == "tls") {
+        mapping(v, "smtp.tls", {"cert", "key"}, [&](const std::string& tk, const YAML::Node& tv) {
+          path(tv, tk, tk == "cert" ? m.tls_cert : m.tls_key);
+        });
+        if (v.IsMap() && m.tls_cert.empty() != m.tls_key.empty()) error(v, "tls needs both cert and key");
+      } else if (k == "profile") {
+        if (scalar(v, k, m.profile) && m.profile.empty()) error(v, "profile must not be empty");
+      } else if (k == "headers") {
+        mapping(v, "smtp.headers", {"verdict", "report"}, [&](const std::string& hk, const YAML::Node& hv) {
+          boolean(hv, hk, hk == "verdict" ? m.verdict_header : m.report_header);
+        });
+      } else if (k == "tag_subject_prefix") {
+        if (scalar(v, k, m.tag_subject_prefix) &&
+            m.tag_subject_prefix.find_first_of("\r\n") != std::string::npos)
+          error(v, "tag_subject_prefix must be one line");
+      } else if (k == "limits") {
+        mapping(v, "smtp.limits",
+                {"max_message", "max_recipients", "max_connections", "command_timeout", "data_timeout",
+                 "next_hop_timeout"},
+                [&](const std::string& lk, const YAML::Node& lv) {
+                  if (lk == "max_message") size(lv, lk, m.max_message_bytes);
+                  else if (lk == "max_recipients") integer(lv, lk, 1, 100000, m.max_recipients);
+                  else if (lk == "max_connections") integer(lv, lk, 1, 4096, m.max_connections);
+                  else if (lk == "command_timeout") seconds(lv, lk, m.command_timeout_s);
+                  else if (lk == "data_timeout") seconds(lv, lk, m.data_timeout_s);
+                  else if (lk == "next_hop_timeout") seconds(lv, lk, m.next_hop_timeout_s);
+                });
+      } else if (k == "reject_bare_newlines") {
+        boolean(v, k, m.reject_bare_newlines);
+      } else if (k == "xforward") {
+        boolean(v, k, m.xforward);
+      }
+    });
+  }
+
   void root(const YAML::Node& n, ServiceConfig& c) {
     if (n.IsNull()) return;  // an empty file: all defaults
-    mapping(n, "the config", {"policy", "data_dir", "http", "smtp", "quarantine"},
+    mapping(n, "the config", {"policy", "data_dir", "http", "smtp", "quarantine", "isolation"},
             [&](const std::string& k, const YAML::Node& v) {
       if (k == "policy") path(v, k, c.policy_path);
       else if (k == "data_dir") path(v, k, c.data_dir);
       else if (k == "http") http(v, c.http);
       else if (k == "smtp") {
-        mapping(v, "smtp", {"listen", "next_hop"}, [&](const std::string& sk, const YAML::Node& sv) {
-          host_port(sv, sk, sk == "listen" ? c.smtp.listen : c.smtp.next_hop);
-        });
+        smtp(v, c.smtp);
       } else if (k == "quarantine") {
         quarantine(v, c.quarantine);
+      } else if (k == "isolation") {
+        isolation(v, c.isolation);
       }
     });
   }

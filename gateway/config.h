@@ -52,6 +52,21 @@ struct HttpConfig {
 struct SmtpConfig {
   HostPort listen{"127.0.0.1", 10025};
   HostPort next_hop{"127.0.0.1", 10026};
+  std::string hostname = "sandgate";  // greeting, EHLO reply, HELO to the next hop
+  std::string tls_cert;               // PEM paths; both set: STARTTLS is offered (TLS 1.2+)
+  std::string tls_key;
+  std::string profile;                // policy profile for mail; empty: "mail"
+  bool verdict_header = true;         // X-Sandgate-Verdict on relayed mail
+  bool report_header = true;          // X-Sandgate-Report on relayed mail
+  std::string tag_subject_prefix = "[SUSPICIOUS] ";
+  uint64_t max_message_bytes = 50ull << 20;  // announced in SIZE
+  int max_recipients = 1000;
+  int max_connections = 100;          // beyond: 421
+  double command_timeout_s = 300;
+  double data_timeout_s = 180;
+  double next_hop_timeout_s = 300;    // per command to the next hop (end of data included)
+  bool reject_bare_newlines = false;  // else normalised to CRLF
+  bool xforward = true;               // accept Postfix's XFORWARD
 };
 
 // Where held mail and uploads go (see gateway/quarantine/store.h).

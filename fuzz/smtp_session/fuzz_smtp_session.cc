@@ -34,6 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_recipients = 5;
   limits.max_data_line = 200;
   limits.reject_bare_newlines = size > 0 && (data[0] & 1);
+  limits.starttls = size > 0 && (data[0] & 2);
   sandgate::smtp::SmtpSession session(limits, handler, "127.0.0.1");
   std::string out;
   size_t pos = 0;
@@ -43,6 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t n = std::min(step, size - pos);
     session.feed(std::string_view(reinterpret_cast<const char*>(data) + pos, n), out);
     pos += n;
+    // As the transport does: the rest of the packet is dropped, then the
+    // "handshake" succeeds and the session starts over.
+    if (session.tls_requested()) session.tls_started();
     if (out.size() > (1u << 20)) out.clear();
   }
   return 0;

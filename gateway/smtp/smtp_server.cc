@@ -4,6 +4,9 @@
 #include "gateway/smtp/smtp_server.h"
 
 #include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/TCPServer.h>
@@ -12,6 +15,7 @@
 #include <Poco/Net/TCPServerParams.h>
 #include <Poco/ThreadPool.h>
 
+#include <mutex>
 #include <thread>
 
 namespace sandgate::smtp {
@@ -23,6 +27,7 @@ struct ServerState {
   std::atomic<int> active{0};
   std::atomic<bool> stopping{false};  // no new transactions; idle sessions get 421
   std::atomic<bool> aborting{false};  // drain time over: every session gets 421
+  Poco::Net::Context::Ptr tls;        // set when STARTTLS is offered
 };
 
 namespace {
@@ -60,32 +65,50 @@ class SmtpConnection : public Poco::Net::TCPServerConnection {
         return;
       }
       std::string peer = s.peerAddress().host().toString();
-      SmtpSession session(st_.options.limits, *st_.handler, peer);
-      send_all(s, session.greeting());
+      SessionLimits limits = st_.options.limits;
+      limits.starttls = !st_.tls.isNull();
+      SmtpSession session(limits, *st_.handler, peer);
+      // `io` is the plain socket until STARTTLS, then the TLS socket over it.
+      Poco::Net::StreamSocket io = s;
+      send_all(io, session.greeting());
       std::vector<char> buf(64 * 1024);
       auto last = Clock::now();
       while (!session.closed()) {
-        if (!s.poll(Poco::Timespan(1, 0), Poco::Net::Socket::SELECT_READ)) {
+        // Bytes OpenSSL already decrypted are not visible to poll().
+        bool ready = io.available() > 0 ||
+                     io.poll(Poco::Timespan(1, 0), Poco::Net::Socket::SELECT_READ);
+        if (!ready) {
           double idle = std::chrono::duration<double>(Clock::now() - last).count();
           double limit =
               session.in_data() ? st_.options.data_timeout_s : st_.options.command_timeout_s;
           if (st_.aborting.load() || (st_.stopping.load() && !session.in_transaction())) {
-            send_all(s, session.shutdown_reply("Service shutting down"));
+            send_all(io, session.shutdown_reply("Service shutting down"));
             break;
           }
           if (idle > limit) {
-            send_all(s, session.shutdown_reply("Error: timeout exceeded"));
+            send_all(io, session.shutdown_reply("Error: timeout exceeded"));
             break;
           }
           continue;
         }
-        int n = s.receiveBytes(buf.data(), static_cast<int>(buf.size()));
+        int n = io.receiveBytes(buf.data(), static_cast<int>(buf.size()));
         if (n <= 0) break;
         last = Clock::now();
         std::string out;
         bool alive = session.feed(std::string_view(buf.data(), static_cast<size_t>(n)), out);
-        if (!out.empty()) send_all(s, out);
+        if (!out.empty()) send_all(io, out);
         if (!alive) break;
+        if (session.tls_requested()) {
+          // Whatever followed STARTTLS in this read was not fed to the
+          // session and is dropped here. The handshake is bounded by the
+          // command timeout; a failed one ends the connection.
+          s.setReceiveTimeout(Poco::Timespan(
+              static_cast<Poco::Timespan::TimeDiff>(st_.options.command_timeout_s * 1e6)));
+          Poco::Net::SecureStreamSocket tls = Poco::Net::SecureStreamSocket::attach(s, st_.tls);
+          io = tls;
+          session.tls_started();
+          last = Clock::now();
+        }
       }
     } catch (const Poco::Exception&) {
       // The peer went away or a socket error: the session's destructor removes
@@ -123,6 +146,22 @@ SmtpServer::~SmtpServer() { stop(std::chrono::milliseconds(0)); }
 int SmtpServer::active_connections() const { return state_->active.load(); }
 
 bool SmtpServer::start(std::string* error) {
+  if (!state_->options.tls_cert.empty() || !state_->options.tls_key.empty()) {
+    static std::once_flag ssl_once;
+    try {
+      std::call_once(ssl_once, [] { Poco::Net::initializeSSL(); });
+      Poco::Net::Context::Ptr ctx = new Poco::Net::Context(
+          Poco::Net::Context::TLS_SERVER_USE, state_->options.tls_key, state_->options.tls_cert, "",
+          Poco::Net::Context::VERIFY_NONE, 9, false, "HIGH:!aNULL:!eNULL:!MD5:!RC4:@STRENGTH");
+      ctx->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+      ctx->preferServerCiphers();
+      state_->tls = ctx;
+    } catch (const Poco::Exception& e) {
+      *error = "cannot load the STARTTLS certificate/key (" + state_->options.tls_cert + ", " +
+               state_->options.tls_key + "): " + e.displayText();
+      return false;
+    }
+  }
   try {
     Poco::Net::SocketAddress addr(state_->options.host, state_->options.port);
     Poco::Net::ServerSocket socket;

@@ -35,6 +35,10 @@ struct ServerOptions {
   int max_connections = 100;
   double command_timeout_s = 300;  // RFC 5321 4.5.3.2.7: server timeout 5 min
   double data_timeout_s = 180;     // between two reads in DATA (RFC 5321 4.5.3.2.5 data block)
+  // PEM certificate chain and key: both set, STARTTLS is offered (TLS 1.2+,
+  // Poco NetSSL). start() fails when they cannot be loaded.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 struct ServerState;

@@ -186,13 +186,25 @@ std::string SmtpSession::shutdown_reply(std::string_view why) {
 
 bool SmtpSession::feed(std::string_view input, std::string& out) {
   // Bounded: every iteration consumes at least one byte or closes the session.
-  while (!input.empty() && state_ != State::closed) {
+  while (!input.empty() && state_ != State::closed && !tls_pending_) {
     if (state_ == State::command)
       command_byte_run(input, out);
     else
       data_run(input, out);
   }
   return state_ != State::closed;
+}
+
+void SmtpSession::tls_started() {
+  tls_pending_ = false;
+  tls_active_ = true;
+  reset_transaction();
+  helo_given_ = false;
+  env_.helo.clear();
+  env_.esmtp = false;
+  line_.clear();
+  line_cr_ = false;
+  line_overflow_ = false;
 }
 
 void SmtpSession::count_error(std::string& out) {
@@ -205,7 +217,7 @@ void SmtpSession::count_error(std::string& out) {
 // Command lines end with CRLF only. A bare LF, or a CR not followed by LF,
 // makes the line a syntax error (it is not interpreted).
 void SmtpSession::command_byte_run(std::string_view& input, std::string& out) {
-  while (!input.empty() && state_ == State::command) {
+  while (!input.empty() && state_ == State::command && !tls_pending_) {
     char c = input.front();
     input.remove_prefix(1);
     if (line_cr_) {
@@ -423,8 +435,25 @@ void SmtpSession::handle_command(std::string_view line, std::string& out) {
   }
   if (verb == "XFORWARD" && limits_.xforward) return cmd_xforward(arg, out);
   if (verb == "STARTTLS") {
-    out += reply(502, "5.5.1 Error: STARTTLS is not offered on this listener");
-    return count_error(out);
+    if (!limits_.starttls) {
+      out += reply(502, "5.5.1 Error: STARTTLS is not offered on this listener");
+      return count_error(out);
+    }
+    if (tls_active_) {
+      out += reply(554, "5.5.1 Error: TLS already active");
+      return count_error(out);
+    }
+    if (!trim(arg).empty()) {
+      out += reply(501, "5.5.4 Syntax: STARTTLS");
+      return count_error(out);
+    }
+    if (mail_given_) {
+      out += reply(503, "5.5.1 Error: MAIL transaction in progress");
+      return count_error(out);
+    }
+    out += reply(220, "2.0.0 Ready to start TLS");
+    tls_pending_ = true;
+    return;
   }
   if (verb == "BDAT") {
     out += reply(502, "5.5.1 Error: CHUNKING is not offered");
@@ -453,6 +482,7 @@ void SmtpSession::cmd_helo(std::string_view arg, bool esmtp, std::string& out) {
                      std::to_string(limits_.max_message_bytes) +
                      "\n8BITMIME\nSMTPUTF8\nENHANCEDSTATUSCODES\n";
   if (limits_.xforward) text += "XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE\n";
+  if (limits_.starttls && !tls_active_) text += "STARTTLS\n";
   text += "DSN";
   out += reply(250, text);
 }

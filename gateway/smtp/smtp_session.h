@@ -84,6 +84,7 @@ struct SessionLimits {
   int max_errors = 20;                // unrecognised/bad commands before 421
   bool reject_bare_newlines = false;  // else normalised to CRLF
   bool xforward = true;               // accept Postfix's XFORWARD
+  bool starttls = false;              // offer STARTTLS (the transport can do TLS)
   std::string spool_dir = "/tmp";     // where message data is streamed
 };
 
@@ -107,6 +108,15 @@ class SmtpSession {
   bool closed() const { return state_ == State::closed; }
   // The reply for a shutdown or timeout, and the session is then closed.
   std::string shutdown_reply(std::string_view why);
+  // STARTTLS (RFC 3207) was accepted: after sending `out`, the transport must
+  // start TLS and then call tls_started(). feed() consumed nothing after the
+  // STARTTLS line: plaintext pipelined behind it is dropped by the transport,
+  // never read as commands of the TLS session (CVE-2011-0411 class).
+  bool tls_requested() const { return tls_pending_; }
+  // The handshake succeeded: the session starts over (RFC 3207 4.2: the
+  // client must EHLO again; nothing learnt before TLS is kept).
+  void tls_started();
+  bool tls_active() const { return tls_active_; }
 
  private:
   enum class State { command, data, closed };
@@ -148,6 +158,8 @@ class SmtpSession {
   std::FILE* spool_ = nullptr;
   std::string spool_path_;
   std::string spool_buf_;
+  bool tls_pending_ = false;
+  bool tls_active_ = false;
 };
 
 }  // namespace sandgate::smtp
