@@ -1,5 +1,5 @@
-// The next-hop SMTP client (see smtp_relay.h). One connection per message for
-// now; commands are sent one at a time (no pipelining to the next hop).
+// The next-hop SMTP client (see smtp_relay.h). Connections are pooled and
+// reused; commands are sent one at a time (no pipelining to the next hop).
 #include "gateway/smtp/smtp_relay.h"
 
 #include <Poco/Exception.h>
@@ -8,6 +8,7 @@
 #include <Poco/Net/StreamSocket.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -42,9 +43,20 @@ struct NextHopReply {
   }
 };
 
-class Connection {
+}  // namespace
+
+class NextHopConnection {
  public:
-  explicit Connection(const RelayTarget& t) : target_(t) {}
+  explicit NextHopConnection(const RelayTarget& t) : target_(t) {}
+
+  // What the next hop's EHLO reply offered.
+  bool has_size = false, has_8bit = false, has_utf8 = false, has_dsn = false;
+  int messages = 0;  // transactions completed on this connection
+  std::chrono::steady_clock::time_point last_used{};
+
+  // Reads the greeting and sends EHLO, noting the extensions offered.
+  // Throws Poco::Exception when the next hop does not greet or refuses EHLO.
+  void greet(const std::string& helo_name);
 
   // Throws Poco::Exception on network errors (caught by send()).
   void open() {
@@ -112,6 +124,8 @@ class Connection {
   char buf_[4096];
   size_t pos_ = 0, len_ = 0;
 };
+
+namespace {
 
 RelayResult tempfail(const std::string& text) {
   RelayResult r;
@@ -195,6 +209,68 @@ void dot_stuff(std::string_view in, bool& bol, bool& cr, std::string& out) {
   }
 }
 
+SmtpRelay::SmtpRelay(RelayTarget target) : target_(std::move(target)) {}
+
+SmtpRelay::~SmtpRelay() {
+  std::lock_guard lock(mu_);
+  for (auto& c : idle_) {
+    try {
+      c->write("QUIT\r\n");
+    } catch (...) {
+    }
+  }
+  idle_.clear();
+}
+
+size_t SmtpRelay::idle_connections() const {
+  std::lock_guard lock(mu_);
+  return idle_.size();
+}
+
+std::unique_ptr<NextHopConnection> SmtpRelay::take_idle() {
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  while (!idle_.empty()) {
+    std::unique_ptr<NextHopConnection> c = std::move(idle_.back());
+    idle_.pop_back();
+    if (std::chrono::duration<double>(now - c->last_used).count() <= target_.idle_keep_s) return c;
+    try {  // kept too long: the next hop may be about to drop it
+      c->write("QUIT\r\n");
+    } catch (...) {
+    }
+  }
+  return nullptr;
+}
+
+void SmtpRelay::keep(std::unique_ptr<NextHopConnection> c) {
+  if (target_.max_idle_connections == 0 || c->messages >= target_.max_messages_per_connection) {
+    try {
+      c->write("QUIT\r\n");
+    } catch (...) {
+    }
+    return;
+  }
+  c->last_used = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  idle_.push_back(std::move(c));
+  if (idle_.size() > target_.max_idle_connections) idle_.erase(idle_.begin());  // the oldest
+}
+
+void NextHopConnection::greet(const std::string& helo_name) {
+  NextHopReply r = read_reply();
+  if (r.code != 220) throw Poco::ProtocolException("greeting: " + r.joined().substr(0, 200));
+  write("EHLO " + helo_name + "\r\n");
+  r = read_reply();
+  if (r.code != 250) throw Poco::ProtocolException("EHLO refused: " + r.joined().substr(0, 200));
+  for (size_t i = 1; i < r.lines.size(); ++i) {
+    std::string kw = upper(r.lines[i].substr(0, r.lines[i].find(' ')));
+    has_size |= kw == "SIZE";
+    has_8bit |= kw == "8BITMIME";
+    has_utf8 |= kw == "SMTPUTF8";
+    has_dsn |= kw == "DSN";
+  }
+}
+
 RelayResult SmtpRelay::send(const Envelope& env, const std::string& spool_path,
                             const MessageRewrite& rewrite) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(spool_path.c_str(), "rb"),
@@ -211,6 +287,8 @@ RelayResult SmtpRelay::send(const Envelope& env, const std::string& spool_path,
       if (head.find("\r\n\r\n") != std::string::npos || head.rfind("\r\n", 0) == 0) break;
     }
   }
+  const long body_offset = std::ftell(file.get());
+  if (body_offset < 0) return tempfail("cannot read the spooled message");
   std::string header, rest;
   size_t blank = head.find("\r\n\r\n");
   if (head.rfind("\r\n", 0) == 0) {
@@ -222,38 +300,88 @@ RelayResult SmtpRelay::send(const Envelope& env, const std::string& spool_path,
     rest = head;  // no header end found in the bound: prepend only
   }
   std::string first = rewrite_header_section(header, rewrite);
-  try {
-    Connection c(target_);
-    c.open();
-    NextHopReply r = c.read_reply();
-    if (r.code != 220) return tempfail("greeting: " + r.joined().substr(0, 200));
-    c.write("EHLO " + target_.helo_name + "\r\n");
-    r = c.read_reply();
-    if (r.code != 250) return tempfail("EHLO refused: " + r.joined());
-    bool has_size = false, has_8bit = false, has_utf8 = false, has_dsn = false;
-    for (size_t i = 1; i < r.lines.size(); ++i) {
-      std::string kw = upper(r.lines[i].substr(0, r.lines[i].find(' ')));
-      has_size |= kw == "SIZE";
-      has_8bit |= kw == "8BITMIME";
-      has_utf8 |= kw == "SMTPUTF8";
-      has_dsn |= kw == "DSN";
+  // First over an idle connection if there is one; if that one turns out to
+  // be closed before MAIL was accepted, once more over a fresh connection.
+  for (int round = 0; round < 2; ++round) {
+    std::unique_ptr<NextHopConnection> c = round == 0 ? take_idle() : nullptr;
+    const bool reused = c != nullptr;
+    if (!c) {
+      try {
+        c = std::make_unique<NextHopConnection>(target_);
+        c->open();
+        opened_.fetch_add(1);
+        c->greet(target_.helo_name);
+      } catch (const Poco::TimeoutException&) {
+        return tempfail("timeout");
+      } catch (const Poco::Exception& e) {
+        return tempfail(e.displayText().substr(0, 200));
+      } catch (const std::exception& e) {
+        return tempfail(std::string(e.what()).substr(0, 200));
+      }
     }
-    if (env.smtputf8 && !has_utf8) return tempfail("the next hop does not offer SMTPUTF8");
+    if (std::fseek(file.get(), body_offset, SEEK_SET) != 0)
+      return tempfail("cannot read the spooled message");
+    bool stale = false, reusable = false;
+    RelayResult r = attempt(*c, env, first, header, rest, file.get(), reused, &stale, &reusable);
+    if (stale) continue;
+    if (reusable) keep(std::move(c));
+    return r;
+  }
+  return tempfail("the next hop closed the connection");
+}
+
+RelayResult SmtpRelay::attempt(NextHopConnection& c, const Envelope& env, const std::string& first,
+                               const std::string& header, const std::string& rest,
+                               std::FILE* file, bool reused, bool* stale, bool* reusable) {
+  // After the transaction: RSET so the next message starts clean; a
+  // connection that does not take it is not kept.
+  auto finish = [&](RelayResult result, bool in_transaction) {
+    try {
+      if (in_transaction) {
+        c.write("RSET\r\n");
+        if (c.read_reply().code != 250) return result;
+      }
+      *reusable = true;
+    } catch (...) {
+    }
+    return result;
+  };
+  try {
+    if (env.smtputf8 && !c.has_utf8) {
+      *reusable = true;
+      return tempfail("the next hop does not offer SMTPUTF8");
+    }
     std::string mail = "MAIL FROM:<" + env.sender + ">";
     for (const auto& p : env.mail_params) {
       std::string key = upper(p.substr(0, p.find('=')));
       if (key == "SIZE") continue;  // recomputed below
-      if ((key == "BODY" && has_8bit) || (key == "SMTPUTF8" && has_utf8) ||
-          ((key == "RET" || key == "ENVID") && has_dsn))
+      if ((key == "BODY" && c.has_8bit) || (key == "SMTPUTF8" && c.has_utf8) ||
+          ((key == "RET" || key == "ENVID") && c.has_dsn))
         mail += " " + p;
     }
-    if (has_size && env.declared_size > 0) {
+    if (c.has_size && env.declared_size > 0) {
       uint64_t added = first.size() > header.size() ? first.size() - header.size() : 0;
       mail += " SIZE=" + std::to_string(env.declared_size + added);
     }
-    c.write(mail + "\r\n");
-    r = c.read_reply();
-    if (r.code / 100 != 2) return relay_answer(r, false);
+    NextHopReply r;
+    try {
+      c.write(mail + "\r\n");
+      r = c.read_reply();
+    } catch (const Poco::Exception&) {
+      if (reused) {  // closed while idle: nothing was accepted, try afresh
+        *stale = true;
+        return {};
+      }
+      throw;
+    }
+    if (r.code == 421) {  // the next hop is closing this connection
+      if (reused) {
+        *stale = true;
+        return {};
+      }
+      return relay_answer(r, false);
+    }
+    if (r.code / 100 != 2) return finish(relay_answer(r, false), false);
     // Every recipient must be accepted: we answer one reply for all of them.
     // Any 4xx makes the whole message temporary; else the first 5xx is final.
     NextHopReply first_permanent;
@@ -261,11 +389,12 @@ RelayResult SmtpRelay::send(const Envelope& env, const std::string& spool_path,
     std::string temp_text;
     for (const auto& rc : env.recipients) {
       std::string cmd = "RCPT TO:<" + rc.address + ">";
-      if (has_dsn)
+      if (c.has_dsn)
         for (const auto& p : rc.params) cmd += " " + p;
       c.write(cmd + "\r\n");
       r = c.read_reply();
       if (r.code / 100 == 2) continue;
+      if (r.code == 421) return relay_answer(r, false);
       if (r.code / 100 == 5) {
         if (first_permanent.code == 0) first_permanent = r;
       } else {
@@ -273,18 +402,15 @@ RelayResult SmtpRelay::send(const Envelope& env, const std::string& spool_path,
         temp_text = r.joined();
       }
     }
-    if (any_temp) {
-      c.write("QUIT\r\n");
-      return tempfail("recipient deferred: " + temp_text.substr(0, 200));
-    }
-    if (first_permanent.code != 0) {
-      c.write("QUIT\r\n");
-      return relay_answer(first_permanent, false);
-    }
+    if (any_temp) return finish(tempfail("recipient deferred: " + temp_text.substr(0, 200)), true);
+    if (first_permanent.code != 0) return finish(relay_answer(first_permanent, false), true);
     c.write("DATA\r\n");
     r = c.read_reply();
-    if (r.code != 354)
-      return r.code / 100 == 5 ? relay_answer(r, false) : tempfail("DATA refused: " + r.joined());
+    if (r.code != 354) {
+      RelayResult refused =
+          r.code / 100 == 5 ? relay_answer(r, false) : tempfail("DATA refused: " + r.joined());
+      return r.code == 421 ? refused : finish(refused, true);
+    }
     bool bol = true, cr = false;
     std::string out;
     out.reserve(80 * 1024);
@@ -296,11 +422,13 @@ RelayResult SmtpRelay::send(const Envelope& env, const std::string& spool_path,
         c.write(out);
         out.clear();
       }
-      size_t n = std::fread(buf, 1, sizeof buf, file.get());
+      size_t n = std::fread(buf, 1, sizeof buf, file);
       if (n == 0) break;
       dot_stuff(std::string_view(buf, n), bol, cr, out);
     }
-    if (std::ferror(file.get())) return tempfail("cannot read the spooled message");
+    // A read error mid-DATA: the connection is in the middle of a message
+    // and cannot be ended cleanly; it is dropped (never kept).
+    if (std::ferror(file)) return tempfail("cannot read the spooled message");
     if (cr) {
       out += '\n';
       bol = true;
@@ -309,11 +437,9 @@ RelayResult SmtpRelay::send(const Envelope& env, const std::string& spool_path,
     out += ".\r\n";
     c.write(out);
     r = c.read_reply();
+    ++c.messages;
     RelayResult result = relay_answer(r, r.code / 100 == 2);
-    try {
-      c.write("QUIT\r\n");
-    } catch (...) {
-    }
+    if (r.code != 421) *reusable = true;
     return result;
   } catch (const Poco::TimeoutException&) {
     return tempfail("timeout");

@@ -1,0 +1,126 @@
+// SmtpRelay's connection reuse against a real SmtpServer on loopback as the
+// next hop: messages share one connection; with reuse off each opens its
+// own; a kept connection the next hop closed meanwhile (its idle timeout)
+// is noticed at MAIL and the message goes once over a fresh connection,
+// never twice and never lost.
+#include "gateway/smtp/smtp_relay.h"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "gateway/smtp/smtp_server.h"
+#include "tests/gateway/smtp/smtp_test_util.h"
+
+using namespace sandgate::smtp;
+using sandgate::smtp::testing::RecordingHandler;
+using sandgate::smtp::testing::TempDir;
+
+namespace {
+
+struct NextHop {
+  TempDir dir;
+  RecordingHandler sink;
+  std::unique_ptr<SmtpServer> server;
+  explicit NextHop(double command_timeout_s = 300) {
+    ServerOptions o;
+    o.port = 0;
+    o.limits.spool_dir = dir.path.string();
+    o.command_timeout_s = command_timeout_s;
+    server = std::make_unique<SmtpServer>(o, sink);
+    std::string error;
+    REQUIRE(server->start(&error));
+  }
+  ~NextHop() { server->stop(std::chrono::seconds(1)); }
+};
+
+std::string spool(const TempDir& dir, const std::string& name, const std::string& body) {
+  std::string p = (dir.path / name).string();
+  std::ofstream(p, std::ios::binary) << "Subject: " << name << "\r\n\r\n" << body << "\r\n";
+  return p;
+}
+
+Envelope envelope() {
+  Envelope e;
+  e.sender = "a@x.test";
+  e.recipients.push_back({"b@y.test", {}});
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("relay: consecutive messages share one next-hop connection") {
+  NextHop hop;
+  TempDir dir;
+  RelayTarget t;
+  t.port = hop.server->port();
+  SmtpRelay relay(t);
+  for (int i = 0; i < 3; ++i) {
+    RelayResult r = relay.send(envelope(), spool(dir, "m" + std::to_string(i), "hello"), {});
+    CHECK(r.delivered);
+    CHECK(r.reply.code == 250);
+  }
+  CHECK(relay.connections_opened() == 1);
+  CHECK(relay.idle_connections() == 1);
+  REQUIRE(hop.sink.messages.size() == 3);
+  CHECK(hop.sink.messages[2].content.find("Subject: m2") != std::string::npos);
+}
+
+TEST_CASE("relay: with reuse off every message opens its own connection") {
+  NextHop hop;
+  TempDir dir;
+  RelayTarget t;
+  t.port = hop.server->port();
+  t.max_idle_connections = 0;
+  SmtpRelay relay(t);
+  for (int i = 0; i < 3; ++i) CHECK(relay.send(envelope(), spool(dir, "m", "x"), {}).delivered);
+  CHECK(relay.connections_opened() == 3);
+  CHECK(relay.idle_connections() == 0);
+}
+
+TEST_CASE("relay: a connection is replaced after max_messages_per_connection") {
+  NextHop hop;
+  TempDir dir;
+  RelayTarget t;
+  t.port = hop.server->port();
+  t.max_messages_per_connection = 2;
+  SmtpRelay relay(t);
+  for (int i = 0; i < 5; ++i) CHECK(relay.send(envelope(), spool(dir, "m", "x"), {}).delivered);
+  CHECK(relay.connections_opened() == 3);
+  CHECK(hop.sink.messages.size() == 5);
+}
+
+TEST_CASE("relay: a kept connection the next hop closed is replaced, the message sent once") {
+  NextHop hop(/*command_timeout_s=*/1);
+  TempDir dir;
+  RelayTarget t;
+  t.port = hop.server->port();
+  SmtpRelay relay(t);
+  CHECK(relay.send(envelope(), spool(dir, "first", "x"), {}).delivered);
+  // The next hop's idle timeout passes: it says 421 and closes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  RelayResult r = relay.send(envelope(), spool(dir, "second", "y"), {});
+  CHECK(r.delivered);
+  CHECK(r.reply.code == 250);
+  CHECK(relay.connections_opened() == 2);
+  REQUIRE(hop.sink.messages.size() == 2);
+  CHECK(hop.sink.messages[1].content.find("Subject: second") != std::string::npos);
+}
+
+TEST_CASE("relay: the next hop's refusal of a recipient leaves the connection usable") {
+  NextHop hop;
+  TempDir dir;
+  RelayTarget t;
+  t.port = hop.server->port();
+  SmtpRelay relay(t);
+  Envelope bad = envelope();
+  bad.recipients[0].address = std::string(300, 'r') + "@y.test";  // over the path limit: 5xx
+  RelayResult r = relay.send(bad, spool(dir, "bad", "x"), {});
+  CHECK_FALSE(r.delivered);
+  CHECK(r.reply.code / 100 == 5);
+  CHECK(relay.send(envelope(), spool(dir, "good", "y"), {}).delivered);
+  CHECK(relay.connections_opened() == 1);
+  REQUIRE(hop.sink.messages.size() == 1);
+  CHECK(hop.sink.messages[0].content.find("Subject: good") != std::string::npos);
+}
