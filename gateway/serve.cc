@@ -5,7 +5,10 @@
 
 #include <malloc.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -231,6 +234,23 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
       return 2;
     }
   }
+  // One service per data directory: the lock is held until the process ends
+  // (also by kill -9), so a second instance cannot clear the spool of a
+  // running one below.
+  const std::string lock_path = config.data_dir + "/serve.lock";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    err << "sandgate serve: the data directory " << config.data_dir
+        << " is in use by another sandgate serve (" << lock_path << " is locked)\n";
+    return 2;
+  }
+  // Spool files left by a previous run that was killed belong to messages and
+  // uploads that were never acknowledged (their senders retry): remove them.
+  size_t stale_spool = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(config.data_dir) / "spool", ec)) {
+    std::error_code rec;
+    if (e.is_regular_file(rec) && std::filesystem::remove(e.path(), rec)) ++stale_spool;
+  }
 
   Metrics metrics;
   auto log_line = [&err](const std::string& line) {
@@ -249,6 +269,9 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return 2;
   }
   store.start_watching();
+  if (stale_spool > 0)
+    log_line(json_event("spool", "removed " + std::to_string(stale_spool) +
+                                     " spool file(s) left by an earlier run (never acknowledged)"));
 
   // The quarantine: held mail and uploads. When it cannot be opened the
   // service still runs, but whatever would be held is refused for now (mail

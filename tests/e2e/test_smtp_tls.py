@@ -209,6 +209,42 @@ class SmtpConfigAndStartTls(unittest.TestCase):
         s2.close()
 
 
+class DataDirectory(unittest.TestCase):
+    """One service per data directory; spool files a killed run left behind
+    (never acknowledged) are removed at start."""
+
+    def test_second_instance_refused_and_stale_spool_cleared(self):
+        tmp = tempfile.mkdtemp(prefix="sg-datadir-")
+        try:
+            os.makedirs(os.path.join(tmp, "sink"))
+            sink = Sink(os.path.join(tmp, "sink"))
+            first = Service(tmp, sink.port, "")
+            try:
+                self.assertIsNotNone(first.port, first.log_text())
+                r = subprocess.run([SANDGATE, "serve", "--config", first.config],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("in use by another sandgate serve", r.stderr)
+                self.assertIsNone(first.proc.poll(), "the running service must be untouched")
+            finally:
+                first.proc.kill()  # as a crash would: the lock goes with the process
+                first.proc.wait()
+                first.log.close()
+            stale = os.path.join(tmp, "var", "spool", "smtp-99999-1-0")
+            with open(stale, "w") as f:
+                f.write("half a message")
+            second = Service(tmp, sink.port, "")
+            try:
+                self.assertIsNotNone(second.port, second.log_text())
+                self.assertFalse(os.path.exists(stale))
+                self.assertIn("removed 1 spool file(s)", second.log_text())
+            finally:
+                second.stop()
+                sink.close()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class SmtpConfigErrors(unittest.TestCase):
     def check(self, section, needle):
         tmp = tempfile.mkdtemp(prefix="sg-smtp-cfg-")
