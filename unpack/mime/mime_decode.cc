@@ -45,39 +45,61 @@ void Base64Decoder::decode(std::string_view in, std::string* out) {
   size_t old_size = out->size();
   out->resize(old_size + (in.size() + 3) / 4 * 3 + 3);
   char* p = out->data() + old_size;
-  for (size_t i = 0; i < in.size(); ++i) {
-    int v = kB64[static_cast<unsigned char>(in[i])];
+  // The group state lives in locals while decoding: stores through `p` (a
+  // char*) may alias members, which kept the compiler reloading them.
+  uint32_t quad = quad_;
+  int count = count_;
+  const size_t n = in.size();
+  const unsigned char* s = reinterpret_cast<const unsigned char*>(in.data());
+  for (size_t i = 0; i < n; ++i) {
+    // Fast path: a whole group of four alphabet characters at a group start.
+    if (count == 0 && i + 4 <= n) {
+      int a = kB64[s[i]], b = kB64[s[i + 1]], c = kB64[s[i + 2]], d = kB64[s[i + 3]];
+      if ((a | b | c | d) >= 0) {
+        uint32_t q = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6) | uint32_t(d);
+        p[0] = static_cast<char>((q >> 16) & 0xff);
+        p[1] = static_cast<char>((q >> 8) & 0xff);
+        p[2] = static_cast<char>(q & 0xff);
+        p += 3;
+        after_pad_ = false;
+        i += 3;
+        continue;
+      }
+    }
+    int v = kB64[s[i]];
     if (v >= 0) {
       // Data after padding: a concatenated second base64 stream; keep going.
       after_pad_ = false;
-      quad_ = (quad_ << 6) | static_cast<uint32_t>(v);
-      if (++count_ == 4) {
-        *p++ = static_cast<char>((quad_ >> 16) & 0xff);
-        *p++ = static_cast<char>((quad_ >> 8) & 0xff);
-        *p++ = static_cast<char>(quad_ & 0xff);
-        quad_ = 0;
-        count_ = 0;
+      quad = (quad << 6) | static_cast<uint32_t>(v);
+      if (++count == 4) {
+        *p++ = static_cast<char>((quad >> 16) & 0xff);
+        *p++ = static_cast<char>((quad >> 8) & 0xff);
+        *p++ = static_cast<char>(quad & 0xff);
+        quad = 0;
+        count = 0;
       }
     } else if (v == kSpace) {
       continue;
     } else if (v == kPad) {
       // Padding ends a group of 2 or 3 characters (RFC 4648 4). Extra '='
       // after padding is tolerated; anywhere else it is an error.
-      if (count_ == 2) {
-        *p++ = static_cast<char>((quad_ >> 4) & 0xff);
-      } else if (count_ == 3) {
-        *p++ = static_cast<char>((quad_ >> 10) & 0xff);
-        *p++ = static_cast<char>((quad_ >> 2) & 0xff);
-      } else if (!(count_ == 0 && after_pad_)) {
+      if (count == 2) {
+        *p++ = static_cast<char>((quad >> 4) & 0xff);
+      } else if (count == 3) {
+        *p++ = static_cast<char>((quad >> 10) & 0xff);
+        *p++ = static_cast<char>((quad >> 2) & 0xff);
+      } else if (!(count == 0 && after_pad_)) {
         bad(consumed_ + i);
       }
-      if (count_ != 0) after_pad_ = count_ >= 2;
-      quad_ = 0;
-      count_ = 0;  // a lone character before '=' cannot encode a byte: dropped
+      if (count != 0) after_pad_ = count >= 2;
+      quad = 0;
+      count = 0;  // a lone character before '=' cannot encode a byte: dropped
     } else {
       bad(consumed_ + i);
     }
   }
+  quad_ = quad;
+  count_ = count;
   out->resize(static_cast<size_t>(p - out->data()));
   consumed_ += in.size();
 }
