@@ -2,12 +2,15 @@
 #include "gateway/smtp/content_filter.h"
 
 #include <strings.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <set>
 
 #include "gateway/report_json.h"
+#include "gateway/smtp/mime_strip.h"
 
 namespace sandgate::smtp {
 
@@ -96,11 +99,15 @@ ContentFilter::ContentFilter(ScanFunction scan, Relay& relay, QuarantineStore* s
       options_(std::move(options)),
       log_(std::move(log)) {}
 
-Reply ContentFilter::quarantine(const Envelope& env, const std::string& spool_path, uint64_t size,
-                                const Report& report, const std::string& note) {
-  if (!store_)
-    return Reply{451,
-                 "4.3.0 Error: the message must be quarantined but no quarantine store is open"};
+std::optional<std::string> ContentFilter::store_original(const Envelope& env,
+                                                         const std::string& spool_path,
+                                                         uint64_t size, const Report& report,
+                                                         Reply* reply) {
+  if (!store_) {
+    *reply =
+        Reply{451, "4.3.0 Error: the message must be quarantined but no quarantine store is open"};
+    return std::nullopt;
+  }
   QuarantineItem item;
   item.channel = "mail";
   item.profile = report.decision.profile;
@@ -127,9 +134,102 @@ Reply ContentFilter::quarantine(const Envelope& env, const std::string& spool_pa
     error = "exception in the quarantine store";
   }
   if (!id)
-    return Reply{451,
-                 "4.3.0 Error: cannot store the message in quarantine: " + header_safe(error, 200)};
+    *reply = Reply{
+        451, "4.3.0 Error: cannot store the message in quarantine: " + header_safe(error, 200)};
+  return id;
+}
+
+Reply ContentFilter::quarantine(const Envelope& env, const std::string& spool_path, uint64_t size,
+                                const Report& report, const std::string& note) {
+  Reply reply;
+  std::optional<std::string> id = store_original(env, spool_path, size, report, &reply);
+  if (!id) return reply;
   return Reply{250, "2.0.0 Ok: held in quarantine as " + header_safe(*id, 100) + note};
+}
+
+MessageRewrite ContentFilter::relay_headers(const Report& report, const std::string& extra) const {
+  MessageRewrite rw;
+  const std::string action_label(action_name(report.decision.action));
+  const std::string why = header_safe(reason_text(report), 300);
+  std::string verdict = report.decision.verdict_pass() ? "pass" : "quarantine";
+  if (options_.verdict_header)
+    rw.add_headers.push_back("X-Sandgate-Verdict: " + verdict + " (action=" + action_label + ")");
+  if (options_.report_header)
+    rw.add_headers.push_back("X-Sandgate-Report: id=" + header_safe(report.id, 64) +
+                             "; policy=" + header_safe(report.decision.policy_name, 64) + extra +
+                             (why.empty() ? "" : "; reasons=" + why));
+  if (report.decision.action == Action::tag) rw.subject_prefix = options_.tag_subject_prefix;
+  return rw;
+}
+
+// strip: plan first (an unlocatable offender holds the whole message), store
+// the original, write the stripped copy next to the spool file, relay it.
+Reply ContentFilter::strip(const Envelope& env, const std::string& spool_path, uint64_t size,
+                           const Report& report) {
+  std::string error;
+  ByteSourcePtr message = open_file_source(spool_path, &error);
+  StripPlan plan;
+  if (message) {
+    try {
+      plan = plan_strip(message, report);
+    } catch (...) {  // e.g. bad_alloc: fail closed like any other unlocated part
+      plan = StripPlan();
+      plan.why_not = "internal error while locating the parts";
+    }
+  } else {
+    plan.why_not = "cannot read the spooled message";
+  }
+  if (!plan.ok)
+    return quarantine(env, spool_path, size, report,
+                      " (strip not possible: " + header_safe(plan.why_not, 200) + "; held whole)");
+
+  Reply reply;
+  std::optional<std::string> id = store_original(env, spool_path, size, report, &reply);
+  if (!id) return reply;
+  const std::string qid = header_safe(*id, 100);
+  const std::string held = "2.0.0 Ok: held in quarantine as " + qid;
+
+  // The stripped copy lives beside the spool file (same file system, same
+  // clean-up), under a name of its own.
+  std::string tmpl = spool_path + ".strip-XXXXXX";
+  int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) return Reply{250, held + " (strip failed: cannot create the stripped copy)"};
+  std::FILE* out = ::fdopen(fd, "wb");
+  if (!out) {
+    ::close(fd);
+    ::unlink(tmpl.c_str());
+    return Reply{250, held + " (strip failed: cannot create the stripped copy)"};
+  }
+  bool written = write_stripped(*message, plan, *id, out, &error);
+  written = std::fclose(out) == 0 && written;
+  if (!written) {
+    ::unlink(tmpl.c_str());
+    // The original is durably held: acknowledging is safe, and says what happened.
+    return Reply{250, held + " (strip failed: " + header_safe(error, 100) + ")"};
+  }
+  RelayResult r;
+  try {
+    r = relay_.send(env, tmpl, relay_headers(report, "; quarantine=" + qid));
+  } catch (...) {
+    r = RelayResult{false, Reply{451, "4.4.2 Error: relay failed"}};
+  }
+  ::unlink(tmpl.c_str());
+  reply = r.reply;
+  if (r.delivered && reply.code / 100 == 2) {
+    reply.text += " (" + std::to_string(plan.targets.size()) +
+                  (plan.targets.size() == 1 ? " attachment" : " attachments") +
+                  " stripped; original held in quarantine as " + qid + ")";
+    return reply;
+  }
+  // Not delivered: the sender keeps the message and will send it again, so
+  // the held copy would be a duplicate. Marking it deleted keeps the audit.
+  std::string ignored;
+  try {
+    store_->set_state(*id, QuarantineState::deleted, "sandgate-smtp", &ignored);
+  } catch (...) {
+  }
+  if (reply.code / 100 == 2) reply = Reply{451, "4.4.2 Error: next hop did not accept"};
+  return reply;
 }
 
 Reply ContentFilter::deliver(const Envelope& env, const std::string& spool_path, uint64_t size) {
@@ -157,17 +257,7 @@ Reply ContentFilter::deliver(const Envelope& env, const std::string& spool_path,
   switch (action) {
     case Action::pass:
     case Action::tag: {
-      MessageRewrite rw;
-      std::string verdict = report.decision.verdict_pass() ? "pass" : "quarantine";
-      if (options_.verdict_header)
-        rw.add_headers.push_back("X-Sandgate-Verdict: " + verdict + " (action=" + action_label +
-                                 ")");
-      if (options_.report_header)
-        rw.add_headers.push_back("X-Sandgate-Report: id=" + header_safe(report.id, 64) +
-                                 "; policy=" + header_safe(report.decision.policy_name, 64) +
-                                 (why.empty() ? "" : "; reasons=" + why));
-      if (action == Action::tag) rw.subject_prefix = options_.tag_subject_prefix;
-      RelayResult r = relay_.send(env, spool_path, rw);
+      RelayResult r = relay_.send(env, spool_path, relay_headers(report, ""));
       reply = r.reply;
       // Only a 2xx from the next hop may become our 2xx.
       if (!r.delivered && reply.code / 100 == 2)
@@ -175,8 +265,7 @@ Reply ContentFilter::deliver(const Envelope& env, const std::string& spool_path,
       break;
     }
     case Action::strip:
-      // MIME rewriting is not implemented yet: hold the whole message instead.
-      reply = quarantine(env, spool_path, size, report, " (strip is not implemented; held whole)");
+      reply = strip(env, spool_path, size, report);
       break;
     case Action::quarantine:
       reply = quarantine(env, spool_path, size, report, "");

@@ -2,18 +2,25 @@
 // engine, channel "mail"), then applies the policy's action: pass and tag
 // relay to the next hop (with X-Sandgate-* headers, and a Subject prefix for
 // tag); quarantine stores it; reject answers 550 5.7.1; tempfail answers 451.
-// strip is not implemented yet and is applied as quarantine (the reply and the
-// log say so).
+// strip stores the original in the quarantine, then relays a copy in which
+// each offending attachment is replaced by a text/plain notice
+// (gateway/smtp/mime_strip.h); when an offending object cannot be located in
+// an attachment part (the message itself, body text, anything unmatched) the
+// whole message is held instead and the reply says so (fail closed).
 //
 // Guarantees (the never-lose rule, ARCHITECTURE.md "SMTP"): the reply is 2xx
 // only when the next hop answered 2xx to the end of data (its answer is passed
 // on) or QuarantineStore::put() returned an id (durable by its contract).
+// For strip both hold: the original is stored first, and the stripped copy is
+// acknowledged only with the next hop's 2xx (on a next hop failure the stored
+// copy is marked deleted and the sender retries).
 // Every other outcome (engine error or exception, next hop down or slow, no
 // quarantine store, store failure) is a 4xx so the sender keeps the message.
 // Thread-safe if the scan function, relay and store are.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "gateway/engine.h"
@@ -44,6 +51,12 @@ class ContentFilter : public DeliveryHandler {
  private:
   Reply quarantine(const Envelope& env, const std::string& spool_path, uint64_t size,
                    const Report& report, const std::string& note);
+  // Stores the original; returns its id, or nullopt with the 4xx to answer.
+  std::optional<std::string> store_original(const Envelope& env, const std::string& spool_path,
+                                            uint64_t size, const Report& report, Reply* reply);
+  Reply strip(const Envelope& env, const std::string& spool_path, uint64_t size,
+              const Report& report);
+  MessageRewrite relay_headers(const Report& report, const std::string& extra) const;
 
   ScanFunction scan_;
   Relay& relay_;

@@ -8,6 +8,10 @@
 # includes messages whose 250 never reached Sandgate (a duplicate at worst,
 # never a loss).
 
+import email
+import email.policy
+import io
+import json
 import os
 import re
 import shutil
@@ -19,6 +23,7 @@ import tempfile
 import threading
 import time
 import unittest
+import zipfile
 
 SANDGATE = os.environ.get("SANDGATE") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build", "gateway", "sandgate")
@@ -334,6 +339,146 @@ class SmtpEndToEnd(unittest.TestCase):
             self.assertRegex(out, r"<\*\* 451 4\.4\.2")
         finally:
             self.assertEqual(gw.stop(), 0)
+
+
+STRIP_POLICY = """\
+name: smtp-strip-e2e
+profiles:
+  mail:
+    on_error: tempfail
+    on_limit: quarantine
+    default: pass
+    rules:
+      - name: strip-executables
+        when: {type: [pe]}
+        action: strip
+  upload:
+    default: pass
+"""
+
+PE = (b"MZ" + b"\x90" * 58 + b"\x80\x00\x00\x00" + b"\x00" * 64 + b"PE\x00\x00" + b"\x64\x86\x01\x00" +
+      b"\x00" * 12 + b"\xf0\x00\x22\x00" + b"\x0b\x02" + b"\x00" * 400 + b"This program cannot be run in DOS mode")
+
+
+@unittest.skipUnless(os.path.exists(SANDGATE), "sandgate binary not built")
+class SmtpStrip(unittest.TestCase):
+    """Policy action strip: the sink gets the message with each executable
+    attachment replaced by a text/plain notice and every other attachment
+    intact; the sender gets the next hop's 250; the original is held in the
+    quarantine under the id the relayed headers name."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="sandgate-smtp-strip-")
+        cls.policy = os.path.join(cls.tmp, "policy.yaml")
+        with open(cls.policy, "w") as f:
+            f.write(STRIP_POLICY)
+        cls.sink_dir = os.path.join(cls.tmp, "sink")
+        os.mkdir(cls.sink_dir)
+        cls.sink = Sink(cls.sink_dir)
+        cls.gw = Gateway(cls.tmp, cls.sink.port, cls.policy)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.gw.stop()
+        cls.sink.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        assert rc == 0, "sandgate serve exited %r on SIGTERM" % rc
+
+    swaks = SmtpEndToEnd.swaks
+    wait_sink = SmtpEndToEnd.wait_sink
+    attach = SmtpEndToEnd.attach
+
+    def quarantine(self, *args):
+        p = subprocess.run([SANDGATE, "quarantine", "--data-dir", self.gw.data] + list(args),
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def parts(self, raw):
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        return msg, [p for p in msg.walk() if not p.is_multipart()]
+
+    def check_original_held(self, qid, needle):
+        shown = json.loads(self.quarantine("show", qid))
+        self.assertEqual(shown["state"], "held")
+        self.assertEqual(shown["action"], "strip")
+        out = os.path.join(self.tmp, qid + ".eml")
+        self.quarantine("export", qid, "--out", out)
+        with open(out, "rb") as f:
+            original = f.read()
+        _, parts = self.parts(original)
+        self.assertIn(needle, [p.get_content() for p in parts if p.get_filename()])
+        return original
+
+    def test_executable_replaced_text_attachment_intact(self):
+        cv = b"%PDF-ish curriculum vitae, as plain text.\nSecond line.\n"
+        cv_path = self.attach("cv.pdf", cv)
+        exe_path = self.attach("invoice.exe", PE)
+        rc, out = self.swaks("--from", "alice@x.test", "--to", "bob@y.test", "--header", "Subject: strip-1",
+                             "--body", "Dear Bob, two files.", "--attach", "@" + cv_path, "--attach", "@" + exe_path)
+        self.assertEqual(rc, 0, out)
+        m = re.search(r"<-  250 2\.0\.0 Ok: queued as SINK\d+ \(1 attachment stripped; "
+                      r"original held in quarantine as ([0-9a-f]{32})\)", out)
+        self.assertIsNotNone(m, out)
+        qid = m.group(1)
+        raw = self.wait_sink(b"strip-1")
+        self.assertIsNotNone(raw)
+        self.assertIn(b"X-Sandgate-Verdict: quarantine (action=strip)\r\n", raw)
+        self.assertRegex(raw, rb"X-Sandgate-Report: id=[^\r]*; quarantine=" + qid.encode() +
+                         rb"; reasons=strip-executables")
+        msg, parts = self.parts(raw[raw.index(b"\r\n") + 2:])  # without the sink's own line
+        names = [p.get_filename() for p in parts]
+        self.assertIn("cv.pdf", names)
+        self.assertNotIn("invoice.exe", names)
+        self.assertEqual([p.get_content() for p in parts if p.get_filename() == "cv.pdf"][0], cv)
+        notices = [p for p in parts if p.get_content_type() == "text/plain" and
+                   "Sandgate removed an attachment" in p.get_content()]
+        self.assertEqual(len(notices), 1)
+        text = notices[0].get_content()
+        self.assertIn("File: invoice.exe", text)
+        self.assertIn("Reason: strip-executables: ", text)
+        self.assertIn(qid, text)
+        self.assertEqual(notices[0].get_content_charset(), "utf-8")
+        self.assertNotIn(b"TVqQ", raw)  # no base64 "MZ" anywhere
+        self.assertEqual(msg["Subject"], "strip-1")
+        # The original, whole, is in the quarantine under that id.
+        self.check_original_held(qid, PE)
+
+    def test_zip_holding_an_executable_is_stripped_whole(self):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("readme.txt", "read me\n")
+            z.writestr("Job.pdf.exe", PE)
+        zip_path = self.attach("offer.zip", buf.getvalue())
+        note_path = self.attach("notes.txt", b"kept notes\n")
+        rc, out = self.swaks("--from", "alice@x.test", "--to", "bob@y.test", "--header", "Subject: strip-2",
+                             "--attach", "@" + note_path, "--attach", "@" + zip_path)
+        self.assertEqual(rc, 0, out)
+        m = re.search(r"<-  250 .*original held in quarantine as ([0-9a-f]{32})", out)
+        self.assertIsNotNone(m, out)
+        raw = self.wait_sink(b"strip-2")
+        self.assertIsNotNone(raw)
+        _, parts = self.parts(raw[raw.index(b"\r\n") + 2:])
+        names = [p.get_filename() for p in parts]
+        self.assertIn("notes.txt", names)
+        self.assertNotIn("offer.zip", names)
+        notice = [p.get_content() for p in parts if "Sandgate removed" in str(p.get_content())]
+        self.assertEqual(len(notice), 1)
+        self.assertIn("File: offer.zip", notice[0])
+        self.assertIn("offer.zip/Job.pdf.exe", notice[0])
+        self.check_original_held(m.group(1), buf.getvalue())
+
+    def test_executable_as_the_whole_message_is_held_whole(self):
+        import base64
+        data = self.attach("whole.eml", b"From: alice@x.test\r\nTo: bob@y.test\r\nSubject: strip-3\r\n"
+                           b"MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n"
+                           b"Content-Transfer-Encoding: base64\r\n\r\n" +
+                           base64.encodebytes(PE).replace(b"\n", b"\r\n"))
+        rc, out = self.swaks("--from", "alice@x.test", "--to", "bob@y.test", "--data", "@" + data)
+        self.assertRegex(out, r"<-  250 2\.0\.0 Ok: held in quarantine as [0-9a-f]{32} "
+                         r"\(strip not possible: .*; held whole\)")
+        self.assertIsNone(self.wait_sink(b"strip-3", timeout=1))
 
 
 @unittest.skipUnless(os.path.exists(SANDGATE), "sandgate binary not built")

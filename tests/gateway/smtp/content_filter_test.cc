@@ -4,9 +4,14 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <memory>
 #include <stdexcept>
 
+#include "policies/language/policy_loader.h"
+#include "policies/language/yaml_policy.h"
 #include "tests/gateway/smtp/smtp_test_util.h"
+#include "tests/gateway/test_archives.h"
 
 using namespace sandgate;
 using namespace sandgate::smtp;
@@ -19,11 +24,14 @@ struct FakeRelay : Relay {
   int calls = 0;
   MessageRewrite last;
   Envelope env;
+  std::string path, content;  // what was sent (the file is gone afterwards)
   RelayResult result{true, Reply{250, "2.0.0 Ok: queued as ABC123"}};
-  RelayResult send(const Envelope& e, const std::string&, const MessageRewrite& rw) override {
+  RelayResult send(const Envelope& e, const std::string& p, const MessageRewrite& rw) override {
     ++calls;
     last = rw;
     env = e;
+    path = p;
+    content = read_file(p);
     return result;
   }
 };
@@ -50,8 +58,11 @@ struct FakeStore : QuarantineStore {
   std::optional<std::string> content_path(const std::string&, std::string*) override {
     return std::nullopt;
   }
-  bool set_state(const std::string&, QuarantineState, const std::string&, std::string*) override {
-    return false;
+  std::vector<std::pair<std::string, QuarantineState>> state_changes;
+  bool set_state(const std::string& id, QuarantineState st, const std::string&,
+                 std::string*) override {
+    state_changes.emplace_back(id, st);
+    return true;
   }
   std::optional<size_t> purge(int64_t, const std::string&, std::string*) override { return 0; }
   std::vector<AuditRecord> audit(const std::string&, std::string*) override { return {}; }
@@ -160,14 +171,134 @@ TEST_CASE("quarantine stores the original and answers 250 only after put succeed
   CHECK(f.run(nullptr).code == 451);  // no store open: tempfail, never 250
 }
 
-TEST_CASE("strip is held whole in quarantine for now, and says so") {
-  Fixture f;
+TEST_CASE("strip that cannot locate the offending part holds the whole message, and says so") {
+  Fixture f;  // not multipart, and the reason names no object of the report
   f.action = Action::strip;
   Reply r = f.run();
   CHECK(r.code == 250);
-  CHECK(r.text.find("strip is not implemented") != std::string::npos);
+  CHECK(r.text.rfind("2.0.0 Ok: held in quarantine as Q1 (strip not possible: ", 0) == 0);
+  CHECK(r.text.find("held whole") != std::string::npos);
+  CHECK(r.text.find('\r') == std::string::npos);
   CHECK(f.store.items.size() == 1);
+  CHECK(f.store.items[0].action == "strip");
   CHECK(f.relay.calls == 0);
+}
+
+namespace {
+
+constexpr std::string_view kStripPolicy = R"(name: strip-filter-test
+profiles:
+  mail:
+    default: pass
+    rules:
+      - {name: strip-executables, when: {type: [pe]}, action: strip}
+  upload:
+    default: pass
+)";
+
+// A real scan (engine + YAML policy) of a message with a text attachment and
+// a base64 executable.
+struct StripFixture {
+  TempDir dir;
+  std::string spool, message;
+  Envelope env;
+  FakeRelay relay;
+  FakeStore store;
+  std::shared_ptr<Policy> policy;
+  StripFixture() {
+    policy_lang::LoadResult lr = policy_lang::load_policy_text(kStripPolicy, "p.yaml", "/tmp");
+    REQUIRE(lr.ok());
+    policy = std::make_shared<policy_lang::YamlPolicy>(lr.policy);
+    std::string pe = sandgate::testing::make_pe();
+    message =
+        "Subject: offer\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+        "--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+        "--b1\r\nContent-Type: text/plain; name=cv.txt\r\n\r\nCV as text\r\n"
+        "--b1\r\nContent-Type: application/octet-stream; name=setup.exe\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n" +
+        base64_lines(pe) + "--b1--\r\n";
+    spool = (dir.path / "m.eml").string();
+    std::ofstream(spool, std::ios::binary) << message;
+    env.sender = "a@x.test";
+    env.recipients = {{"b@y.test", {}}};
+    env.client_address = "127.0.0.1";
+  }
+  static std::string base64_lines(const std::string& in) {
+    static constexpr char kA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (size_t i = 0; i < in.size(); i += 3) {
+      uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+      if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
+      if (i + 2 < in.size()) v |= static_cast<uint8_t>(in[i + 2]);
+      out += kA[(v >> 18) & 63];
+      out += kA[(v >> 12) & 63];
+      out += i + 1 < in.size() ? kA[(v >> 6) & 63] : '=';
+      out += i + 2 < in.size() ? kA[v & 63] : '=';
+      if (i % 57 == 54) out += "\r\n";
+    }
+    return out + "\r\n";
+  }
+  Reply run() {
+    ScanFunction scan = [this](const Submission& sub) { return scan_submission(sub, *policy); };
+    ContentFilter filter(scan, relay, &store, FilterOptions{});
+    return filter.deliver(env, spool, message.size());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("strip stores the original, relays the message with the executable replaced") {
+  StripFixture f;
+  Reply r = f.run();
+  CHECK(r.code == 250);
+  CHECK(r.text ==
+        "2.0.0 Ok: queued as ABC123 (1 attachment stripped; original held in quarantine as Q1)");
+  // The original, whole, in the quarantine.
+  REQUIRE(f.store.items.size() == 1);
+  CHECK(f.store.contents[0] == f.message);
+  CHECK(f.store.items[0].action == "strip");
+  // The relayed copy: everything up to the third part identical, the notice
+  // in its place, the close delimiter kept.
+  REQUIRE(f.relay.calls == 1);
+  size_t part3 = f.message.find("Content-Type: application/octet-stream");
+  CHECK(f.relay.content.substr(0, part3) == f.message.substr(0, part3));
+  CHECK(f.relay.content.find("CV as text\r\n--b1\r\n") != std::string::npos);
+  CHECK(f.relay.content.find("File: setup.exe") != std::string::npos);
+  CHECK(f.relay.content.find("held in quarantine as\r\nQ1\r\n") != std::string::npos);
+  CHECK(f.relay.content.size() > 8);
+  CHECK(f.relay.content.substr(f.relay.content.size() - 8) == "--b1--\r\n");
+  CHECK(f.relay.content.find("TVq") == std::string::npos);
+  // The headers say what happened and where the original is.
+  REQUIRE(f.relay.last.add_headers.size() == 2);
+  CHECK(f.relay.last.add_headers[0] == "X-Sandgate-Verdict: quarantine (action=strip)");
+  CHECK(f.relay.last.add_headers[1].find("; quarantine=Q1; reasons=strip-executables") !=
+        std::string::npos);
+  // The stripped copy is removed after the relay.
+  CHECK(f.relay.path != f.spool);
+  CHECK_FALSE(std::filesystem::exists(f.relay.path));
+  CHECK(f.store.state_changes.empty());
+}
+
+TEST_CASE("strip: a next hop failure is a 451 and the held copy is marked deleted") {
+  StripFixture f;
+  f.relay.result = RelayResult{false, Reply{451, "4.4.2 Error: next hop: Connection refused"}};
+  Reply r = f.run();
+  CHECK(r.code == 451);
+  REQUIRE(f.store.state_changes.size() == 1);
+  CHECK(f.store.state_changes[0].first == "Q1");
+  CHECK(f.store.state_changes[0].second == QuarantineState::deleted);
+  // No store: never acknowledged.
+  StripFixture g;
+  ScanFunction scan = [&g](const Submission& sub) { return scan_submission(sub, *g.policy); };
+  ContentFilter filter(scan, g.relay, nullptr, FilterOptions{});
+  CHECK(filter.deliver(g.env, g.spool, g.message.size()).code == 451);
+  CHECK(g.relay.calls == 0);
+  // The store fails: 451, nothing relayed.
+  StripFixture h;
+  h.store.fail = true;
+  CHECK(h.run().code == 451);
+  CHECK(h.relay.calls == 0);
 }
 
 TEST_CASE("reject answers 550 5.7.1, tempfail 451, an engine error 451") {
