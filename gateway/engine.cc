@@ -23,6 +23,7 @@
 #include <set>
 
 #include "analyzers/analyzer.h"
+#include "analyzers/pe/code_signing.h"
 #include "analyzers/yara/yara_rules.h"
 #include "policies/language/yaml_policy.h"
 #include "unpack/type_detect.h"
@@ -441,9 +442,20 @@ Report scan_submission(const Submission& submission, const Policy& policy,
   // Only the YAML policy language has YARA rules, so they are found here
   // rather than through a new Policy method; the scope ends with the scan.
   std::shared_ptr<const YaraRules> yara_rules;
-  if (const auto* yaml = dynamic_cast<const policy_lang::YamlPolicy*>(&policy))
-    yara_rules = yaml->compiled().yara_rules;
+  const auto* yaml = dynamic_cast<const policy_lang::YamlPolicy*>(&policy);
+  if (yaml) yara_rules = yaml->compiled().yara_rules;
   YaraScanScope yara_scope(std::move(yara_rules), submission.facts.channel);
+  // Likewise the code-signing anchors of the policy's `codesign` section;
+  // without one, the environment's (SANDGATE_CODESIGN_ANCHORS) apply.
+  if (yaml && yaml->compiled().codesign) {
+    const policy_lang::CodesignTrustConfig& c = *yaml->compiled().codesign;
+    CodeSignTrust trust;
+    trust.use_system_bundle = c.system_bundle;
+    trust.anchor_pems = c.anchor_pems;
+    apply_policy_codesign_trust(&trust);
+  } else {
+    apply_policy_codesign_trust(nullptr);
+  }
 
   Object root;
   root.name = submission.name.empty() ? base_name(submission.spool_path) : submission.name;

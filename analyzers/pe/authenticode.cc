@@ -5,7 +5,11 @@
 #include "analyzers/pe/authenticode.h"
 
 #include <algorithm>
+#include <chrono>
+#include <list>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include <openssl/asn1.h>
@@ -212,17 +216,279 @@ PeDigestInput authenticode_digest_input(const PeInfo& pe, uint64_t end) {
   return in;
 }
 
-// The verification state between reading the signature and the verdict.
-struct AuthenticodeVerifier::State {
-  AuthenticodeResult r;
-  bool final = false;  // r is the verdict already (unsigned, malformed)
+namespace {
+
+// ---- the signature, parsed and verified apart from the file ----
+
+// The PKCS#7 SignedData of a certificate table, read far enough to know the
+// signed digest and the signer.
+struct ParsedSignature {
+  bool ok = false;
+  AuthenticodeResult r;  // malformed + detail when !ok; else algorithm, digest, signer
   Pkcs7Ptr p7;
   PKCS7_SIGNER_INFO* si = nullptr;  // owned by p7
   X509* signer = nullptr;           // owned by p7
   const EVP_MD* md = nullptr;
   ASN1_STRING* seq = nullptr;  // SpcIndirectDataContent, owned by p7
   size_t signed_from = 0, signed_len = 0;
+};
+
+// What verifying the SignedData concluded, given that the file's digest
+// matches the signed one: signature, timestamp and chain.
+struct VerifiedSignature {
+  AuthenticodeStatus status = AuthenticodeStatus::malformed;
+  std::string detail;
+  std::string signing_time;
+  std::string timestamp_kind;
+  bool timestamp_verified = false;
+  std::string chain_error;
+};
+
+ParsedSignature parse_signature(const unsigned char* der, size_t der_len) {
+  using S = AuthenticodeStatus;
+  ParsedSignature ps;
+  auto bad = [&ps](std::string detail) -> ParsedSignature& {
+    ps.r = fail(S::malformed, std::move(detail));
+    ps.ok = false;
+    return ps;
+  };
+  const unsigned char* p = der;
+  Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, long(der_len)));
+  if (!p7 || !PKCS7_type_is_signed(p7.get()) || !p7->d.sign || !p7->d.sign->contents)
+    return std::move(bad("the certificate table holds no PKCS#7 SignedData"));
+  PKCS7* content = p7->d.sign->contents;
+  ObjPtr spc = oid(kSpcIndirectDataOid);
+  if (!content->type || OBJ_cmp(content->type, spc.get()) != 0 || !content->d.other ||
+      content->d.other->type != V_ASN1_SEQUENCE)
+    return std::move(bad("SignedData does not hold SpcIndirectDataContent"));
+
+  // SpcIndirectDataContent ::= SEQUENCE { data SpcAttributeTypeAndOptionalValue,
+  //                                       messageDigest DigestInfo }
+  ASN1_STRING* seq = content->d.other->value.sequence;
+  ByteCursor sc(seq->data, size_t(seq->length));
+  uint8_t tag = 0;
+  size_t len = 0;
+  if (!der_header(sc, &tag, &len) || tag != 0x30)
+    return std::move(bad("SpcIndirectDataContent is not a SEQUENCE"));
+  // The signature covers the SEQUENCE's content octets, without tag and length.
+  size_t signed_from = sc.offset(), signed_len = len;
+  size_t data_start = sc.offset();
+  if (!der_header(sc, &tag, &len) || tag != 0x30 || !sc.skip(len))
+    return std::move(bad("SpcAttributeTypeAndOptionalValue is unreadable"));
+  size_t di_start = sc.offset();
+  if (di_start - data_start > signed_len)
+    return std::move(bad("SpcIndirectDataContent is truncated"));
+  const unsigned char* dip = seq->data + di_start;
+  X509SigPtr di(d2i_X509_SIG(nullptr, &dip, long(signed_from + signed_len - di_start)));
+  if (!di) return std::move(bad("DigestInfo is unreadable"));
+  const X509_ALGOR* alg = nullptr;
+  const ASN1_OCTET_STRING* signed_digest = nullptr;
+  X509_SIG_get0(di.get(), &alg, &signed_digest);
+  int nid = OBJ_obj2nid(alg->algorithm);
+  const EVP_MD* md = md_for_nid(nid);
+  if (!md) return std::move(bad(std::string("unsupported digest algorithm ") + OBJ_nid2sn(nid)));
+
+  AuthenticodeResult& r = ps.r;
+  r.digest_algorithm = OBJ_nid2sn(nid);
+  for (auto& ch : r.digest_algorithm) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  r.signed_digest = hex_lower(signed_digest->data, size_t(signed_digest->length));
+
+  // Signer (Authenticode allows exactly one SignerInfo).
+  STACK_OF(PKCS7_SIGNER_INFO)* sis = PKCS7_get_signer_info(p7.get());
+  if (!sis || sk_PKCS7_SIGNER_INFO_num(sis) != 1)
+    return std::move(bad("SignedData must hold exactly one SignerInfo"));
+  PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(sis, 0);
+  STACK_OF(X509)* signers = PKCS7_get0_signers(p7.get(), nullptr, 0);
+  X509* signer = signers && sk_X509_num(signers) == 1 ? sk_X509_value(signers, 0) : nullptr;
+  sk_X509_free(signers);
+  ERR_clear_error();
+  if (!signer) return std::move(bad("the signer's certificate is not in the SignedData"));
+  r.has_signer = true;
+  r.signer = describe_cert(signer);
+
+  ps.ok = true;
+  ps.p7 = std::move(p7);
+  ps.si = si;
+  ps.signer = signer;
+  ps.md = md;
+  ps.seq = seq;
+  ps.signed_from = signed_from;
+  ps.signed_len = signed_len;
+  return ps;
+}
+
+// REQUIRES: ps.ok, and the file's digest equals the signed digest.
+VerifiedSignature verify_signature(const ParsedSignature& ps) {
+  using S = AuthenticodeStatus;
+  VerifiedSignature v;
+  PKCS7* p7 = ps.p7.get();
+  // The signature over the SpcIndirectDataContent (through the messageDigest
+  // attribute); the chain is checked separately so its error can be told apart.
+  auto store = codesign_store();
+  BioPtr indata(BIO_new_mem_buf(ps.seq->data + ps.signed_from, int(ps.signed_len)));
+  if (PKCS7_verify(p7, nullptr, store.get(), indata.get(), nullptr, PKCS7_NOVERIFY) != 1) {
+    ERR_clear_error();
+    v.status = S::tampered;
+    v.detail = "the signature does not match the signed content";
+    return v;
+  }
+
+  Timestamp ts;
+  ObjPtr rfc3161 = oid(kRfc3161TimestampOid);
+  // The Microsoft OID has no OpenSSL NID, so the attribute is found by object.
+  if (int i = X509at_get_attr_by_OBJ(ps.si->unauth_attr, rfc3161.get(), -1); i >= 0)
+    read_rfc3161(ps.si, X509_ATTRIBUTE_get0_type(X509at_get_attr(ps.si->unauth_attr, i), 0), &ts);
+  if (!ts.verified)
+    if (ASN1_TYPE* a = PKCS7_get_attribute(ps.si, NID_pkcs9_countersignature)) {
+      Timestamp legacy;
+      read_countersignature(p7, ps.si, a, &legacy);
+      if (legacy.verified || ts.kind.empty()) ts = legacy;
+    }
+  ERR_clear_error();
+  v.timestamp_kind = ts.kind;
+  v.signing_time = ts.iso;
+  v.timestamp_verified = ts.verified;
+
+  ChainResult chain =
+      verify_chain(ps.signer, p7->d.sign->cert, ts.verified ? ts.when : 0, &v.chain_error);
+  switch (chain) {
+    case ChainResult::trusted:
+      v.status = S::valid;
+      v.detail = "signature and chain verified";
+      break;
+    case ChainResult::expired:
+      v.status = S::expired;
+      v.detail = ts.verified ? "the signer's certificate was not valid at the timestamp"
+                             : "the signer's certificate is outside its validity period and no "
+                               "verified timestamp shows it was signed within it";
+      break;
+    case ChainResult::untrusted:
+      v.status = S::untrusted;
+      v.detail = "the signer's chain does not reach a trusted anchor: " + v.chain_error;
+      break;
+  }
+  return v;
+}
+
+// ---- the cache of parsed and verified signatures ----
+//
+// Keyed by the SHA-256 of the PKCS#7 blob. Sound because nothing cached
+// depends on the rest of the file: the blob fixes the signed digest, the
+// signer, the signature over SpcIndirectDataContent and the timestamps; the
+// file's own digest is still computed and compared on every call. What else
+// the verdict depends on is the trust store (an entry is valid for one
+// codesign_trust_generation()) and, for a chain checked without a
+// timestamp, the current time (an entry lives kSignatureCacheTtl).
+// Bounded LRU; one mutex (held for a lookup or an insert, never while
+// verifying).
+
+constexpr size_t kSignatureCacheEntries = 1024;
+constexpr std::chrono::seconds kSignatureCacheTtl{600};
+
+struct CacheEntry {
+  bool ok = false;        // the blob parses (else parsed is the malformed verdict)
+  AuthenticodeResult parsed;  // parse_signature(...).r
+  const EVP_MD* md = nullptr;
+  std::optional<VerifiedSignature> verified;  // once a matching file was verified
+};
+
+class SignatureCache {
+ public:
+  std::shared_ptr<const CacheEntry> find(const std::string& key, uint64_t generation) {
+    std::lock_guard lock(mu_);
+    sync(generation);
+    auto it = index_.find(key);
+    if (it == index_.end()) {
+      ++misses_;
+      return nullptr;
+    }
+    if (Clock::now() - it->second->created > kSignatureCacheTtl) {
+      lru_.erase(it->second);
+      index_.erase(it);
+      ++misses_;
+      return nullptr;
+    }
+    lru_.splice(lru_.begin(), lru_, it->second);  // most recently used first
+    ++hits_;
+    return it->second->entry;
+  }
+
+  // Stores entry under key, unless the trust changed since `generation` was
+  // read (the entry may then describe the old store).
+  void put(const std::string& key, uint64_t generation, std::shared_ptr<const CacheEntry> entry,
+           bool keep_age) {
+    std::lock_guard lock(mu_);
+    if (generation != codesign_trust_generation()) return;
+    sync(generation);
+    Clock::time_point created = Clock::now();
+    if (auto it = index_.find(key); it != index_.end()) {
+      if (keep_age) created = it->second->created;  // adding the verification keeps the TTL
+      lru_.erase(it->second);
+      index_.erase(it);
+    }
+    lru_.push_front({key, std::move(entry), created});
+    index_[key] = lru_.begin();
+    while (lru_.size() > kSignatureCacheEntries) {
+      index_.erase(lru_.back().key);
+      lru_.pop_back();
+    }
+  }
+
+  AuthenticodeCacheStats stats() {
+    std::lock_guard lock(mu_);
+    return {hits_, misses_, lru_.size()};
+  }
+
+  void clear() {
+    std::lock_guard lock(mu_);
+    lru_.clear();
+    index_.clear();
+    hits_ = misses_ = 0;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Node {
+    std::string key;
+    std::shared_ptr<const CacheEntry> entry;
+    Clock::time_point created;
+  };
+  // REQUIRES: mu_ held. A new trust store empties the cache.
+  void sync(uint64_t generation) {
+    if (generation == generation_) return;
+    lru_.clear();
+    index_.clear();
+    generation_ = generation;
+  }
+
+  std::mutex mu_;
+  std::list<Node> lru_;
+  std::unordered_map<std::string, std::list<Node>::iterator> index_;
+  uint64_t generation_ = 0;
+  uint64_t hits_ = 0, misses_ = 0;
+};
+
+SignatureCache& signature_cache() {
+  static SignatureCache* cache = new SignatureCache;  // never destroyed: used at exit
+  return *cache;
+}
+
+}  // namespace
+
+AuthenticodeCacheStats authenticode_cache_stats() { return signature_cache().stats(); }
+void authenticode_cache_clear() { signature_cache().clear(); }
+
+// The verification state between reading the signature and the verdict.
+struct AuthenticodeVerifier::State {
+  AuthenticodeResult r;
+  bool final = false;  // r is the verdict already (unsigned, malformed)
+  const EVP_MD* md = nullptr;
   uint64_t table_offset = 0;
+  std::string der;        // the PKCS#7 blob
+  std::string cache_key;  // SHA-256 of der
+  uint64_t generation = 0;
+  std::shared_ptr<const CacheEntry> entry;  // from or for the cache
+  ParsedSignature parsed;                   // when parsed in this call
 };
 
 AuthenticodeVerifier::~AuthenticodeVerifier() = default;
@@ -263,9 +529,10 @@ AuthenticodeResult AuthenticodeVerifier::read(const ByteSource& src, const PeInf
   if (off < pe.end_of_image_data || off <= pe.security_dir_offset)
     return fail(S::malformed, "certificate table overlaps the image");
   if (size > kMaxAuthenticodeBlob) return fail(S::malformed, "certificate table is too large");
-  std::string table = src.read_string(off, static_cast<size_t>(size));
-  if (table.size() != size) return fail(S::malformed, "certificate table cannot be read");
-  ByteCursor wc(table);
+  unsigned char head[8];
+  if (src.read_at(off, head, sizeof head) != sizeof head)
+    return fail(S::malformed, "certificate table cannot be read");
+  ByteCursor wc(head, sizeof head);
   uint32_t length = wc.u32le();
   uint16_t revision = wc.u16le();
   uint16_t type = wc.u16le();
@@ -273,68 +540,38 @@ AuthenticodeResult AuthenticodeVerifier::read(const ByteSource& src, const PeInf
     return fail(S::malformed, "WIN_CERTIFICATE length " + std::to_string(length) + " is out of range");
   if (type != kWinCertTypePkcsSignedData || (revision != 0x0200 && revision != 0x0100))
     return fail(S::malformed, "WIN_CERTIFICATE is not PKCS#7 SignedData");
-  const unsigned char* der = reinterpret_cast<const unsigned char*>(table.data()) + 8;
-  Pkcs7Ptr p7(d2i_PKCS7(nullptr, &der, long(length - 8)));
-  if (!p7 || !PKCS7_type_is_signed(p7.get()) || !p7->d.sign || !p7->d.sign->contents)
-    return fail(S::malformed, "the certificate table holds no PKCS#7 SignedData");
-  PKCS7* content = p7->d.sign->contents;
-  ObjPtr spc = oid(kSpcIndirectDataOid);
-  if (!content->type || OBJ_cmp(content->type, spc.get()) != 0 || !content->d.other ||
-      content->d.other->type != V_ASN1_SEQUENCE)
-    return fail(S::malformed, "SignedData does not hold SpcIndirectDataContent");
-
-  // SpcIndirectDataContent ::= SEQUENCE { data SpcAttributeTypeAndOptionalValue,
-  //                                       messageDigest DigestInfo }
-  ASN1_STRING* seq = content->d.other->value.sequence;
-  ByteCursor sc(seq->data, size_t(seq->length));
-  uint8_t tag = 0;
-  size_t len = 0;
-  if (!der_header(sc, &tag, &len) || tag != 0x30)
-    return fail(S::malformed, "SpcIndirectDataContent is not a SEQUENCE");
-  // The signature covers the SEQUENCE's content octets, without tag and length.
-  size_t signed_from = sc.offset(), signed_len = len;
-  size_t data_start = sc.offset();
-  if (!der_header(sc, &tag, &len) || tag != 0x30 || !sc.skip(len))
-    return fail(S::malformed, "SpcAttributeTypeAndOptionalValue is unreadable");
-  size_t di_start = sc.offset();
-  if (di_start - data_start > signed_len)
-    return fail(S::malformed, "SpcIndirectDataContent is truncated");
-  const unsigned char* dip = seq->data + di_start;
-  X509SigPtr di(d2i_X509_SIG(nullptr, &dip, long(signed_from + signed_len - di_start)));
-  if (!di) return fail(S::malformed, "DigestInfo is unreadable");
-  const X509_ALGOR* alg = nullptr;
-  const ASN1_OCTET_STRING* signed_digest = nullptr;
-  X509_SIG_get0(di.get(), &alg, &signed_digest);
-  int nid = OBJ_obj2nid(alg->algorithm);
-  const EVP_MD* md = md_for_nid(nid);
-  if (!md) return fail(S::malformed, std::string("unsupported digest algorithm ") + OBJ_nid2sn(nid));
-
-  AuthenticodeResult& r = st_->r;
-  r.digest_algorithm = OBJ_nid2sn(nid);
-  for (auto& ch : r.digest_algorithm) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  r.signed_digest = hex_lower(signed_digest->data, size_t(signed_digest->length));
-  r.trailing_data = off + size < pe.file_size;
-
-  // Signer (Authenticode allows exactly one SignerInfo).
-  STACK_OF(PKCS7_SIGNER_INFO)* sis = PKCS7_get_signer_info(p7.get());
-  if (!sis || sk_PKCS7_SIGNER_INFO_num(sis) != 1)
-    return fail(S::malformed, "SignedData must hold exactly one SignerInfo");
-  PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(sis, 0);
-  STACK_OF(X509)* signers = PKCS7_get0_signers(p7.get(), nullptr, 0);
-  X509* signer = signers && sk_X509_num(signers) == 1 ? sk_X509_value(signers, 0) : nullptr;
-  sk_X509_free(signers);
-  if (!signer) return fail(S::malformed, "the signer's certificate is not in the SignedData");
-  r.has_signer = true;
-  r.signer = describe_cert(signer);
-
-  st_->p7 = std::move(p7);
-  st_->si = si;
-  st_->signer = signer;
-  st_->md = md;
-  st_->seq = seq;
-  st_->signed_from = signed_from;
-  st_->signed_len = signed_len;
+  // Only the WIN_CERTIFICATE's own bytes: the table's padding is not signed data.
+  st_->der = src.read_string(off + 8, size_t(length - 8));
+  if (st_->der.size() != size_t(length - 8))
+    return fail(S::malformed, "certificate table cannot be read");
   st_->table_offset = off;
+
+  std::string key;
+  if (!digest_bytes(EVP_sha256(), reinterpret_cast<const unsigned char*>(st_->der.data()),
+                    st_->der.size(), &key))
+    key.clear();
+  st_->cache_key = key;
+  st_->generation = codesign_trust_generation();
+  std::shared_ptr<const CacheEntry> entry;
+  if (!key.empty()) entry = signature_cache().find(key, st_->generation);
+  if (!entry) {
+    st_->parsed = parse_signature(reinterpret_cast<const unsigned char*>(st_->der.data()),
+                                  st_->der.size());
+    auto fresh = std::make_shared<CacheEntry>();
+    fresh->ok = st_->parsed.ok;
+    fresh->parsed = st_->parsed.r;
+    fresh->md = st_->parsed.md;
+    entry = fresh;
+    if (!key.empty()) signature_cache().put(key, st_->generation, entry, false);
+  }
+  st_->entry = entry;
+  if (!entry->ok) {
+    st_->final = true;
+    return entry->parsed;
+  }
+  st_->md = entry->md;
+  AuthenticodeResult r = entry->parsed;
+  r.trailing_data = off + size < pe.file_size;
   return r;
 }
 
@@ -342,11 +579,6 @@ AuthenticodeResult AuthenticodeVerifier::finish(std::optional<std::string> file_
   using S = AuthenticodeStatus;
   if (st_->final) return st_->r;
   AuthenticodeResult r = st_->r;
-  PKCS7* p7 = st_->p7.get();
-  PKCS7_SIGNER_INFO* si = st_->si;
-  X509* signer = st_->signer;
-  ASN1_STRING* seq = st_->seq;
-  const size_t signed_from = st_->signed_from, signed_len = st_->signed_len;
   if (!file_digest_hex) {
     r.status = S::malformed;
     r.detail = "the file cannot be read for the digest";
@@ -359,50 +591,27 @@ AuthenticodeResult AuthenticodeVerifier::finish(std::optional<std::string> file_
     return r;
   }
 
-  // The signature over the SpcIndirectDataContent (through the messageDigest
-  // attribute); the chain is checked separately so its error can be told apart.
-  auto store = codesign_store();
-  BioPtr indata(BIO_new_mem_buf(seq->data + signed_from, int(signed_len)));
-  if (PKCS7_verify(p7, nullptr, store.get(), indata.get(), nullptr, PKCS7_NOVERIFY) != 1) {
-    ERR_clear_error();
-    r.status = S::tampered;
-    r.detail = "the signature does not match the signed content";
-    return r;
-  }
-
-  Timestamp ts;
-  ObjPtr rfc3161 = oid(kRfc3161TimestampOid);
-  // The Microsoft OID has no OpenSSL NID, so the attribute is found by object.
-  if (int i = X509at_get_attr_by_OBJ(si->unauth_attr, rfc3161.get(), -1); i >= 0)
-    read_rfc3161(si, X509_ATTRIBUTE_get0_type(X509at_get_attr(si->unauth_attr, i), 0), &ts);
-  if (!ts.verified)
-    if (ASN1_TYPE* a = PKCS7_get_attribute(si, NID_pkcs9_countersignature)) {
-      Timestamp legacy;
-      read_countersignature(p7, si, a, &legacy);
-      if (legacy.verified || ts.kind.empty()) ts = legacy;
+  VerifiedSignature v;
+  if (st_->entry && st_->entry->verified) {
+    v = *st_->entry->verified;
+  } else {
+    if (!st_->parsed.ok)  // a cache hit from before any file matched: parse now
+      st_->parsed = parse_signature(reinterpret_cast<const unsigned char*>(st_->der.data()),
+                                    st_->der.size());
+    if (!st_->parsed.ok) return st_->parsed.r;  // cannot happen: the same bytes parsed before
+    v = verify_signature(st_->parsed);
+    if (!st_->cache_key.empty() && st_->entry) {
+      auto with = std::make_shared<CacheEntry>(*st_->entry);
+      with->verified = v;
+      signature_cache().put(st_->cache_key, st_->generation, std::move(with), true);
     }
-  ERR_clear_error();
-  r.timestamp_kind = ts.kind;
-  r.signing_time = ts.iso;
-  r.timestamp_verified = ts.verified;
-
-  ChainResult chain = verify_chain(signer, p7->d.sign->cert, ts.verified ? ts.when : 0, &r.chain_error);
-  switch (chain) {
-    case ChainResult::trusted:
-      r.status = S::valid;
-      r.detail = "signature and chain verified";
-      break;
-    case ChainResult::expired:
-      r.status = S::expired;
-      r.detail = ts.verified ? "the signer's certificate was not valid at the timestamp"
-                             : "the signer's certificate is outside its validity period and no "
-                               "verified timestamp shows it was signed within it";
-      break;
-    case ChainResult::untrusted:
-      r.status = S::untrusted;
-      r.detail = "the signer's chain does not reach a trusted anchor: " + r.chain_error;
-      break;
   }
+  r.status = v.status;
+  r.detail = v.detail;
+  r.timestamp_kind = v.timestamp_kind;
+  r.signing_time = v.signing_time;
+  r.timestamp_verified = v.timestamp_verified;
+  r.chain_error = v.chain_error;
   return r;
 }
 

@@ -12,6 +12,15 @@
 // codesign_store() at the signing time (when a verified timestamp exists) or
 // now. The file is streamed through the hash in blocks; the signature blob is
 // read into memory only up to kMaxAuthenticodeBlob. Never throws.
+//
+// Parsing and verifying the PKCS#7 costs about as much as hashing a 1 MiB
+// file, and the same signature arrives again and again (every copy of a
+// vendor's installer), so both are cached, keyed by the SHA-256 of the
+// PKCS#7 blob: a bounded LRU (1024 entries), thread-safe, emptied when the
+// trust store changes (codesign_trust_generation) and with entries expiring
+// after 10 minutes (a chain checked without a timestamp is checked against
+// "now"). Nothing cached depends on the rest of the file: its digest is
+// computed and compared with the signed one on every call.
 #pragma once
 
 #include <memory>
@@ -79,9 +88,20 @@ class AuthenticodeVerifier {
 
  private:
   struct State;
+  // Reads the certificate table and parses the PKCS#7 (or takes it from the
+  // cache).
   AuthenticodeResult read(const ByteSource& src, const PeInfo& pe);
   std::unique_ptr<State> st_;
 };
+
+struct AuthenticodeCacheStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  size_t entries = 0;
+};
+AuthenticodeCacheStats authenticode_cache_stats();
+// Empties the signature cache and its counters (tests, benchmarks).
+void authenticode_cache_clear();
 
 // The Authenticode digest ranges of pe up to `end` (no sink set).
 PeDigestInput authenticode_digest_input(const PeInfo& pe, uint64_t end);

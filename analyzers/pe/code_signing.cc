@@ -1,6 +1,7 @@
 // Code-signing trust store and certificate helpers (see code_signing.h).
 #include "analyzers/pe/code_signing.h"
 
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
@@ -18,16 +20,39 @@ namespace sandgate {
 namespace {
 
 std::mutex g_mu;
-CodeSignTrust* g_trust = nullptr;  // guarded by g_mu; null: from the environment
+// All guarded by g_mu. g_trust null: from the environment.
+CodeSignTrust* g_trust = nullptr;
+bool g_from_policy = false;  // g_trust came from apply_policy_codesign_trust
 std::shared_ptr<X509_STORE> g_store;
+std::atomic<uint64_t> g_generation{1};
+
+void add_pem_anchors(X509_STORE* s, const std::string& pem) {
+  BIO* b = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (!b) return;
+  while (X509* x = PEM_read_bio_X509(b, nullptr, nullptr, nullptr)) {
+    X509_STORE_add_cert(s, x);  // takes its own reference; a duplicate is harmless
+    X509_free(x);
+  }
+  BIO_free(b);
+}
 
 std::shared_ptr<X509_STORE> build_store(const CodeSignTrust& t) {
   X509_STORE* s = X509_STORE_new();
   if (t.use_system_bundle && !t.system_bundle.empty())
     X509_STORE_load_file(s, t.system_bundle.c_str());  // a missing bundle leaves no anchors
   for (const auto& f : t.anchor_files) X509_STORE_load_file(s, f.c_str());
+  for (const auto& pem : t.anchor_pems) add_pem_anchors(s, pem);
   ERR_clear_error();
   return std::shared_ptr<X509_STORE>(s, X509_STORE_free);
+}
+
+// REQUIRES: g_mu held.
+void install(const CodeSignTrust* trust, std::shared_ptr<X509_STORE> store, bool from_policy) {
+  delete g_trust;
+  g_trust = trust ? new CodeSignTrust(*trust) : nullptr;
+  g_store = std::move(store);
+  g_from_policy = from_policy;
+  g_generation.fetch_add(1);
 }
 
 std::string name_line(X509_NAME* n) {
@@ -63,9 +88,24 @@ CodeSignTrust codesign_trust_from_env() {
 void set_codesign_trust(const CodeSignTrust& trust) {
   auto store = build_store(trust);
   std::lock_guard lock(g_mu);
-  delete g_trust;
-  g_trust = new CodeSignTrust(trust);
-  g_store = std::move(store);
+  install(&trust, std::move(store), false);
+}
+
+void apply_policy_codesign_trust(const CodeSignTrust* trust) {
+  {
+    std::lock_guard lock(g_mu);
+    if (trust ? (g_from_policy && g_trust && *g_trust == *trust) : !g_from_policy) return;
+  }
+  // Built outside the lock (reading the system bundle takes milliseconds); a
+  // concurrent scan on the same policy may build it too, harmlessly.
+  std::shared_ptr<X509_STORE> store = trust ? build_store(*trust) : nullptr;
+  std::lock_guard lock(g_mu);
+  if (trust) {
+    if (g_from_policy && g_trust && *g_trust == *trust) return;
+    install(trust, std::move(store), true);
+  } else if (g_from_policy) {
+    install(nullptr, nullptr, false);  // rebuilt from the environment on next use
+  }
 }
 
 std::shared_ptr<X509_STORE> codesign_store() {
@@ -73,6 +113,8 @@ std::shared_ptr<X509_STORE> codesign_store() {
   if (!g_store) g_store = build_store(g_trust ? *g_trust : codesign_trust_from_env());
   return g_store;
 }
+
+uint64_t codesign_trust_generation() { return g_generation.load(); }
 
 
 bool asn1_time_to_time_t(const ASN1_TIME* t, time_t* out) {

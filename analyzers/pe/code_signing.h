@@ -4,9 +4,11 @@
 //
 // Trust store: by default the system CA bundle
 // (/etc/ssl/certs/ca-certificates.crt) plus every PEM file named in the
-// environment variable SANDGATE_CODESIGN_ANCHORS (colon-separated). Tests and
-// the policy loader replace it with set_codesign_trust(); the store is built
-// once per configuration and shared read-only by every scan thread.
+// environment variable SANDGATE_CODESIGN_ANCHORS (colon-separated). A
+// policy's `codesign` section replaces that (the engine calls
+// apply_policy_codesign_trust for each scan); tests replace it with
+// set_codesign_trust(). The store is built once per configuration and shared
+// read-only by every scan thread.
 #pragma once
 
 #include <ctime>
@@ -24,6 +26,10 @@ struct CodeSignTrust {
   bool use_system_bundle = true;
   std::string system_bundle = "/etc/ssl/certs/ca-certificates.crt";
   std::vector<std::string> anchor_files;  // extra PEM anchors (roots or intermediates)
+  // Extra anchors as PEM text already read (a policy's anchors are read and
+  // checked when the policy loads, never later).
+  std::vector<std::string> anchor_pems;
+  bool operator==(const CodeSignTrust&) const = default;
 };
 
 // The configuration from the environment (SANDGATE_CODESIGN_ANCHORS; and
@@ -32,8 +38,17 @@ CodeSignTrust codesign_trust_from_env();
 // Replaces the process-wide trust configuration. Thread-safe; scans already
 // running keep the store they started with.
 void set_codesign_trust(const CodeSignTrust& trust);
+// For the engine, once per scan: makes a policy's trust configuration
+// current unless it already is (one comparison under a lock when nothing
+// changed). With null (the policy has no `codesign` section) it goes back to
+// the environment's configuration if a policy had replaced it, and otherwise
+// leaves the current one alone (so set_codesign_trust in tests sticks).
+void apply_policy_codesign_trust(const CodeSignTrust* trust);
 // The current store (built on first use). Never null; may hold no anchors.
 std::shared_ptr<X509_STORE> codesign_store();
+// Changes whenever the trust configuration does: results that depend on the
+// store (verification caches) are keyed by it.
+uint64_t codesign_trust_generation();
 
 struct CertDescription {
   std::string subject;     // RFC 2253 one-line form

@@ -69,7 +69,10 @@ struct Interval {
 // files) each section's entropy is read on its own, so the per-section
 // histograms of the single pass stay bounded.
 constexpr size_t kMaxMergedSections = 96;
-constexpr size_t kPassBlock = 128 * 1024;
+// L1-sized: the bytes a read copies in are hashed and counted while still in
+// L1 (measured ~5% faster than 128 KiB blocks on a signed 1 MiB PE; the
+// extra pread calls cost less than the cache misses they save).
+constexpr size_t kPassBlock = 32 * 1024;
 constexpr uint64_t kEntropyWindows = 64;
 
 void parse_imports(const ByteSource& src, PeInfo& pe, const PeParseOptions& opt) {

@@ -421,15 +421,22 @@ bool evaluate(const Condition& c, const EvalContext& ctx, std::string* witness) 
       return true;
     }
     case K::signer_thumbprint: {
-      const std::string* v = fact_value(o, "signer.thumbprint");
-      if (!v || !c.strings) return false;
-      std::string t;
-      // Thumbprints are compared as bare lowercase hex (colons and spaces ignored).
-      for (char ch : *v)
-        if (ch != ':' && ch != ' ') t.push_back(lower_char(ch));
-      if (!c.strings->contains_lower(t)) return false;
-      set_witness(witness, "signer.thumbprint", t);
-      return true;
+      if (!c.strings) return false;
+      // Lists take SHA-256 or SHA-1 thumbprints (policy_loader.cc); the
+      // analyzers publish both, as signer.thumbprint and
+      // signer.thumbprint_sha1. Compared as bare lowercase hex (colons and
+      // spaces ignored).
+      for (const char* key : {"signer.thumbprint", "signer.thumbprint_sha1"}) {
+        const std::string* v = fact_value(o, key);
+        if (!v) continue;
+        std::string t;
+        for (char ch : *v)
+          if (ch != ':' && ch != ' ') t.push_back(lower_char(ch));
+        if (!c.strings->contains_lower(t)) continue;
+        set_witness(witness, "signer.thumbprint", t);
+        return true;
+      }
+      return false;
     }
     case K::signer_valid: {
       const std::string* v = fact_value(o, "signer.valid");

@@ -5,7 +5,10 @@
 #include "unpack/hex.h"
 
 #include <glob.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
@@ -30,8 +33,11 @@ constexpr std::string_view kActionNames[] = {"pass",     "tag",        "strip",
 constexpr std::string_view kSeverityNames[] = {"info", "low", "medium", "high", "critical"};
 constexpr std::string_view kChannels[] = {"mail", "upload"};
 constexpr std::string_view kListKinds[] = {"sha256", "thumbprint", "subject", "address", "network"};
-constexpr std::string_view kTopKeys[] = {"name",  "description", "limits",
-                                         "lists", "yara",        "profiles"};
+constexpr std::string_view kTopKeys[] = {"name", "description", "limits",  "lists",
+                                         "yara", "codesign",    "profiles"};
+constexpr std::string_view kCodesignKeys[] = {"system_bundle", "anchors"};
+// A trust anchor file is a few certificates, not a bundle of megabytes.
+constexpr uint64_t kMaxAnchorCertificates = 1000;
 constexpr std::string_view kLimitKeys[] = {"depth", "objects",     "total_bytes", "object_bytes",
                                            "ratio", "ratio_slack", "seconds"};
 constexpr std::string_view kListKeys[] = {"kind", "file", "files", "entries", "description"};
@@ -158,7 +164,7 @@ class Loader {
     // to them) whatever order the file has them in.
     // (Node assignment rebinds trees, and a default Node counts as defined:
     // optionals say which keys were present.)
-    std::optional<YAML::Node> limits, lists, yara, profiles;
+    std::optional<YAML::Node> limits, lists, yara, codesign, profiles;
     bool has_name = false;
     for_each_key(root, kTopKeys, "policy",
                  [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
@@ -177,6 +183,8 @@ class Loader {
                      lists.emplace(v);
                    } else if (key == "yara") {
                      yara.emplace(v);
+                   } else if (key == "codesign") {
+                     codesign.emplace(v);
                    } else if (key == "profiles") {
                      profiles.emplace(v);
                    }
@@ -185,6 +193,7 @@ class Loader {
     if (limits) compile_limits(*limits, policy_->limits);
     if (lists) compile_lists(*lists);
     if (yara) compile_yara(*yara);
+    if (codesign) compile_codesign(*codesign);
     if (profiles) {
       compile_profiles(*profiles);
     } else {
@@ -662,6 +671,76 @@ class Loader {
       yara_ids_.push_back("yara." + rule);
       finding_ids_.push_back(yara_ids_.back());
     }
+  }
+
+  // ---- codesign ----
+
+  // Counts the PEM certificates in text; 0 when there is none or a
+  // CERTIFICATE block does not parse (a key or a CSR is no anchor).
+  static uint64_t pem_certificates(const std::string& text, std::string* error) {
+    BIO* b = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
+    if (!b) return 0;
+    uint64_t n = 0;
+    while (n <= kMaxAnchorCertificates) {
+      X509* x = PEM_read_bio_X509(b, nullptr, nullptr, nullptr);
+      if (!x) break;
+      X509_free(x);
+      ++n;
+    }
+    // The loop ends at the end of the text (PEM_R_NO_START_LINE) or at a
+    // block it cannot read; only the first is clean.
+    unsigned long e = ERR_peek_last_error();
+    bool clean_end = ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+    ERR_clear_error();
+    BIO_free(b);
+    if (n > kMaxAnchorCertificates) {
+      *error = "holds more than " + std::to_string(kMaxAnchorCertificates) + " certificates";
+      return 0;
+    }
+    if (n == 0) {
+      *error = "is not a PEM certificate file (no '-----BEGIN CERTIFICATE-----' block)";
+      return 0;
+    }
+    if (!clean_end) {
+      *error = "holds a certificate block that does not parse after " + std::to_string(n) +
+               " good one(s)";
+      return 0;
+    }
+    return n;
+  }
+
+  void compile_codesign(const YAML::Node& n) {
+    CodesignTrustConfig cfg;
+    for_each_key(n, kCodesignKeys, "codesign",
+                 [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+                   if (key == "system_bundle") {
+                     if (auto b = boolean(v, "system_bundle")) cfg.system_bundle = *b;
+                     return;
+                   }
+                   // anchors: one path or a list of paths (an empty list is
+                   // fine: only the system bundle, or nothing, is trusted).
+                   if (v.IsSequence() && v.size() == 0) return;
+                   for (auto& [rel, node] : scalars(v, "anchors")) {
+                     if (rel.empty()) {
+                       error(node, "empty anchor path");
+                       continue;
+                     }
+                     std::string path = resolve(rel);
+                     include(path);  // watched, and part of the policy's identity
+                     std::string data, err;
+                     if (!read_file(path, &data, &err)) {
+                       error(node, "cannot read trust anchor '" + rel + "': " + err);
+                       continue;
+                     }
+                     if (pem_certificates(data, &err) == 0) {
+                       error(node, "trust anchor '" + rel + "' " + err);
+                       continue;
+                     }
+                     cfg.anchor_files.push_back(path);
+                     cfg.anchor_pems.push_back(std::move(data));
+                   }
+                 });
+    policy_->codesign = std::move(cfg);
   }
 
   // ---- profiles and rules ----

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -47,6 +48,16 @@ struct Profile {
   std::vector<Rule> rules;
 };
 
+// The `codesign` section: the anchors code-signing chains (Authenticode,
+// Mach-O) must reach. The policy library only reads and checks them; the
+// engine hands them to the analyzers' trust store for each scan on this
+// policy (analyzers/pe/code_signing.h), so neither library links the other.
+struct CodesignTrustConfig {
+  bool system_bundle = true;              // /etc/ssl/certs/ca-certificates.crt
+  std::vector<std::string> anchor_files;  // resolved paths, in file order
+  std::vector<std::string> anchor_pems;   // their PEM text, read and checked at load
+};
+
 struct CompiledPolicy {
   std::string name;
   std::string source_path;                  // the policy file as given
@@ -56,6 +67,9 @@ struct CompiledPolicy {
   // yara_files compiled at load; null when the policy names no YARA files.
   // The engine makes them current for each scan on this policy.
   std::shared_ptr<const YaraRules> yara_rules;
+  // Unset when the policy has no `codesign` section: the trust store is then
+  // configured from the environment (SANDGATE_CODESIGN_ANCHORS).
+  std::optional<CodesignTrustConfig> codesign;
   Limits limits;                            // top-level limits
   std::map<std::string, NamedList> lists;
   std::vector<Profile> profiles;  // in file order

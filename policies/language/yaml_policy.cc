@@ -22,10 +22,35 @@ struct Candidate {
 // is pass.
 bool is_hash_witness(std::string_view witness) { return witness.substr(0, 7) == "sha256="; }
 
+// True when a signer identity condition (thumbprint or subject, from a list
+// or a pattern) holds on a holding path of c: every child of an `all`, the
+// children of an `any` that hold, nothing under a `not` (a rule "not signed
+// by a trusted signer" is not decided by who signed). Such a rule is decided
+// by the signer, and its reason says so (signer.blocked / signer.allowed).
+// REQUIRES: evaluate(c, ctx) is true.
+bool signer_identity_matched(const Condition& c, const EvalContext& ctx) {
+  using K = Condition::Kind;
+  switch (c.kind) {
+    case K::all:
+      for (const auto& ch : c.children)
+        if (signer_identity_matched(ch, ctx)) return true;
+      return false;
+    case K::any:
+      for (const auto& ch : c.children)
+        if (evaluate(ch, ctx, nullptr) && signer_identity_matched(ch, ctx)) return true;
+      return false;
+    case K::signer_subject:
+    case K::signer_thumbprint:
+      return evaluate(c, ctx, nullptr);
+    default:
+      return false;
+  }
+}
+
 // The reasons of a deciding rule. A rule that matched on several findings of
 // the object gets one reason per finding (Job.pdf.exe: name.double_extension
 // and name.disguised_executable), the witness first; otherwise one reason.
-// Pass decisions are recorded only when a hash allow list made them.
+// Pass decisions are recorded only when a hash or signer allow list made them.
 void add_rule_reasons(const Rule& rule, const EvalContext& ctx, const std::string& witness,
                       std::vector<Candidate>& out) {
   const Action act = rule.action;
@@ -34,8 +59,20 @@ void add_rule_reasons(const Rule& rule, const EvalContext& ctx, const std::strin
     out.push_back({act, {rule.name, path, act == Action::pass ? "hash.allowed" : "hash.blocked"}});
     return;
   }
-  if (act == Action::pass) return;
   std::vector<std::string> ids;
+  if (signer_identity_matched(rule.when, ctx)) {
+    // The signer list's role, not the thumbprint (the object's signer facts
+    // are in the report); findings the rule also required follow it.
+    if (act == Action::pass) {
+      out.push_back({act, {rule.name, path, "signer.allowed"}});
+      return;
+    }
+    out.push_back({act, {rule.name, path, "signer.blocked"}});
+    matched_findings(rule.when, ctx, &ids);
+    for (auto& id : ids) out.push_back({act, {rule.name, path, std::move(id)}});
+    return;
+  }
+  if (act == Action::pass) return;
   matched_findings(rule.when, ctx, &ids);
   if (ids.size() <= 1) {
     out.push_back({act, {rule.name, path, witness}});
@@ -144,7 +181,8 @@ Decision YamlPolicy::run(const std::vector<Object>& objects, const SubmissionFac
     if (ot) ot->action = act;
     if (act > d.action) d.action = act;
   }
-  // (A pass keeps only the hash allow-list reasons: why a listed file went through.)
+  // (A pass keeps only the hash and signer allow-list reasons: why a listed
+  // file went through.)
   for (auto& c : candidates)
     if (c.action == d.action) d.reasons.push_back(std::move(c.reason));
   return d;

@@ -17,7 +17,11 @@
 //   the reasons are those of the objects that reached that action. A rule
 //   that matched on several findings of an object gives one reason per
 //   finding; a rule decided by a sha256 list gives the finding "hash.blocked"
-//   (or "hash.allowed" for a pass rule: a pass decision carries only those).
+//   (or "hash.allowed" for a pass rule), and one decided by a signer
+//   identity (a `signer` thumbprint or subject condition, list or pattern)
+//   gives "signer.blocked" (followed by any findings the rule also matched)
+//   or "signer.allowed" for a pass rule. A pass decision carries only the
+//   *.allowed reasons.
 // Thread-safe: immutable after construction.
 #pragma once
 

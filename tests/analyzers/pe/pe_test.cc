@@ -351,3 +351,75 @@ TEST_CASE("a certificate table that is not PKCS#7 is malformed") {
   CHECK(o.has_finding("pe.authenticode.malformed"));
   CHECK_FALSE(o.has_finding("pe.overlay"));
 }
+
+TEST_CASE("signature cache: a repeat signature is a hit, and the file is still hashed") {
+  trust_test_ca(true);
+  authenticode_cache_clear();
+  Object first = analyze_file("signed.exe");
+  CHECK(first.has_finding("pe.authenticode.valid"));
+  AuthenticodeCacheStats s1 = authenticode_cache_stats();
+  CHECK(s1.hits == 0);
+  CHECK(s1.misses == 1);
+  CHECK(s1.entries == 1);
+  Object again = analyze_file("signed.exe");
+  CHECK(again.has_finding("pe.authenticode.valid"));
+  CHECK(fact(again, "signer.thumbprint") == fact(first, "signer.thumbprint"));
+  CHECK(fact(again, "signer.subject") == fact(first, "signer.subject"));
+  CHECK(authenticode_cache_stats().hits == 1);
+  // tampered.exe carries the very same PKCS#7 blob as signed.exe: the cached
+  // "valid" must not leak onto a file whose own digest differs.
+  Object t = analyze_file("tampered.exe");
+  CHECK(authenticode_cache_stats().hits == 2);
+  CHECK(t.has_finding("pe.authenticode.tampered"));
+  CHECK_FALSE(t.has_finding("pe.authenticode.valid"));
+  CHECK(fact(t, "signer.valid") == "false");
+}
+
+TEST_CASE("signature cache: a first sight of a tampered file, then the genuine one") {
+  trust_test_ca(true);
+  authenticode_cache_clear();
+  // The entry is made by a file whose digest does not match: the signature
+  // itself is verified only later, for the first file that matches.
+  CHECK(analyze_file("tampered.exe").has_finding("pe.authenticode.tampered"));
+  Object o = analyze_file("signed.exe");
+  CHECK(authenticode_cache_stats().hits == 1);
+  CHECK(o.has_finding("pe.authenticode.valid"));
+  CHECK(fact(o, "signer.valid") == "true");
+  CHECK(analyze_file("signed.exe").has_finding("pe.authenticode.valid"));
+}
+
+TEST_CASE("signature cache: a new trust store is never answered from the old one") {
+  trust_test_ca(true);
+  authenticode_cache_clear();
+  CHECK(analyze_file("signed.exe").has_finding("pe.authenticode.valid"));
+  CHECK(analyze_file("expired_ts.exe").has_finding("pe.authenticode.valid"));
+  trust_test_ca(false);
+  CHECK(authenticode_cache_stats().entries == 2);  // emptied lazily, at the next lookup
+  Object o = analyze_file("signed.exe");
+  CHECK(o.has_finding("pe.authenticode.untrusted"));
+  CHECK(authenticode_cache_stats().entries == 1);
+  // A policy's trust (apply_policy_codesign_trust) counts as a new store too,
+  // and applying the same one again keeps the cache.
+  CodeSignTrust t;
+  t.use_system_bundle = false;
+  t.anchor_pems = {file_bytes(fixtures() + "/ca.pem")};
+  apply_policy_codesign_trust(&t);
+  CHECK(analyze_file("signed.exe").has_finding("pe.authenticode.valid"));
+  const uint64_t gen = codesign_trust_generation();
+  apply_policy_codesign_trust(&t);
+  CHECK(codesign_trust_generation() == gen);
+  CHECK(analyze_file("signed.exe").has_finding("pe.authenticode.valid"));
+  CHECK(authenticode_cache_stats().hits >= 1);
+  // Without a policy section the environment's trust comes back (here: none
+  // of the test CA).
+  unsetenv("SANDGATE_CODESIGN_ANCHORS");
+  apply_policy_codesign_trust(nullptr);
+  CHECK(codesign_trust_generation() != gen);
+  CHECK(analyze_file("signed.exe").has_finding("pe.authenticode.untrusted"));
+  // ... and a null apply leaves a trust set by set_codesign_trust alone.
+  trust_test_ca(true);
+  const uint64_t set_gen = codesign_trust_generation();
+  apply_policy_codesign_trust(nullptr);
+  CHECK(codesign_trust_generation() == set_gen);
+  CHECK(analyze_file("signed.exe").has_finding("pe.authenticode.valid"));
+}
