@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # SMTP intake throughput: Postfix's smtp-source -> sandgate serve -> smtp-sink,
 # all on loopback. Plain messages of SIZE bytes (default 20480) at each of the
-# given session counts; prints messages/s per run.
+# given session counts; prints messages/s per run. Then (bench/smtp_load.py,
+# which sends a real .eml) a message with a 300 KB DOCX and one with a 1 MB
+# zip of documents at the same session counts, and peak RSS of the service
+# with 100 concurrent sessions sending 10 MB messages.
 #
 #   bench/smtp_relay.sh [BUILD_DIR] [SIZE] [MESSAGES] [SESSIONS...]
-#   e.g. bench/smtp_relay.sh build 20480 2000 1 8 32
+#   e.g. bench/smtp_relay.sh build 10240 2000 1 8 32
 #
 # Needs the postfix package (smtp-source, smtp-sink). Uses ports 127.0.0.1:
 # 12025 (sandgate SMTP), 12026 (sink), 12080 (sandgate HTTP).
@@ -26,5 +29,38 @@ for s in "${SESSIONS[@]}"; do
   printf 'size=%s sessions=%s messages=%s seconds=%.2f msg/s=%.0f (250s so far: %s)\n' "$SIZE" "$s" "$COUNT" \
     "$(echo "$end - $start" | bc)" "$(echo "$COUNT / ($end - $start)" | bc -l)" "$relayed"
 done
+python3 - "$TMP" <<'PY'
+import io, os, random, sys, zipfile
+from email.message import EmailMessage
+out = sys.argv[1]
+rnd = random.Random(5)
+def docx(n):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+        z.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="r1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>')
+        z.writestr("word/document.xml", '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>' + "".join('<w:p><w:r><w:t>Line %d of the offer letter</w:t></w:r></w:p>' % i for i in range(2000)) + '</w:body></w:document>')
+        z.writestr("word/media/image1.png", b"\x89PNG\r\n\x1a\n" + rnd.randbytes(n), zipfile.ZIP_STORED)
+    return b.getvalue()
+def mail(name, att, fname, mime):
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "hr@x.test", "jane@y.test", "Offer"
+    m.set_content("Please find the documents attached.\n")
+    m.add_attachment(att, maintype=mime[0], subtype=mime[1], filename=fname)
+    open(os.path.join(out, name), "wb").write(bytes(m))
+mail("docx.eml", docx(280 * 1024), "offer.docx", ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document"))
+b = io.BytesIO()
+with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+    for i in range(6):
+        z.writestr(f"doc{i}.docx", docx(150 * 1024))
+mail("zip.eml", b.getvalue(), "documents.zip", ("application", "zip"))
+mail("big.eml", rnd.randbytes(7 * 1024 * 1024), "scan.bin", ("application", "octet-stream"))  # ~10 MB as base64
+PY
+for f in docx zip; do
+  for s in "${SESSIONS[@]}"; do
+    python3 bench/smtp_load.py 127.0.0.1:12025 "$TMP/$f.eml" "$(( COUNT / 4 ))" "$s" | sed "s/^/$f.eml: /"
+  done
+done
+python3 bench/smtp_load.py 127.0.0.1:12025 "$TMP/big.eml" 100 100 | sed "s/^/10 MB x 100 sessions: /"
 grep -o '"action":"[a-z-]*","id":"[^"]*","reply":"[0-9]* [^"]*' "$TMP/serve.log" | sed 's/"id":"[^"]*",//; s/queued as [A-Z0-9]*//' | sort | uniq -c | head
 echo "sandgate peak RSS: $(grep VmHWM /proc/$GW/status | awk '{print $2, $3}')"
