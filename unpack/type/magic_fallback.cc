@@ -5,18 +5,63 @@
 // only after every precise check failed; it sees at most the first 16 KiB.
 // Decompression inside libmagic is off (MAGIC_NO_CHECK_COMPRESS): we never
 // want it to inflate hostile data.
+//
+// The compiled database is read once per process and every thread's handle
+// is loaded from that one buffer (magic_load_buffers): magic_load maps
+// magic.mgc again for each thread, 5.8 MB of resident mapping per scan
+// thread (100 SMTP sessions counted 350 MB of RSS, mostly this).
 #include <magic.h>
+
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <string>
 
 #include "unpack/type/probe.h"
 
 namespace sandgate::type_detail {
 namespace {
 
+// The compiled database libmagic would load by default (the first ".mgc" of
+// its search path, which $MAGIC may set), read once; empty if none.
+const std::string& shared_database() {
+  static std::string db;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* path = magic_getpath(nullptr, 0);
+    std::string list = path ? path : "";
+    size_t start = 0;
+    while (start <= list.size()) {
+      size_t colon = list.find(':', start);
+      std::string one = list.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+      start = colon == std::string::npos ? list.size() + 1 : colon + 1;
+      for (const std::string& candidate : {one, one + ".mgc"}) {
+        if (candidate.size() < 4 || candidate.compare(candidate.size() - 4, 4, ".mgc") != 0) continue;
+        std::ifstream f(candidate, std::ios::binary);
+        if (!f) continue;
+        std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        if (data.size() < 8 || data.size() > (256u << 20)) continue;
+        db = std::move(data);
+        return;
+      }
+    }
+  });
+  return db;
+}
+
 class MagicHandle {
  public:
   MagicHandle() {
     cookie_ = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS | MAGIC_ERROR);
-    if (cookie_ && magic_load(cookie_, nullptr) != 0) {
+    if (!cookie_) return;
+    const std::string& db = shared_database();
+    if (!db.empty()) {
+      // libmagic only reads a database in the machine's byte order in place.
+      void* buffers[1] = {const_cast<char*>(db.data())};
+      size_t sizes[1] = {db.size()};
+      if (magic_load_buffers(cookie_, buffers, sizes, 1) == 0) return;
+    }
+    if (magic_load(cookie_, nullptr) != 0) {
       magic_close(cookie_);
       cookie_ = nullptr;
     }
