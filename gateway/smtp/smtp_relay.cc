@@ -190,22 +190,39 @@ std::string rewrite_header_section(const std::string& header, const MessageRewri
 }
 
 void dot_stuff(std::string_view in, bool& bol, bool& cr, std::string& out) {
-  for (char c : in) {
-    if (cr && c != '\n') {  // a bare CR: end the line properly
-      out += '\n';
+  // Runs of ordinary characters are copied whole: per-character appends made
+  // this 12% of the CPU of relaying DOCX mail.
+  const size_t n = in.size();
+  out.reserve(out.size() + n + n / 32 + 8);
+  size_t i = 0;
+  while (i < n) {
+    const char c = in[i];
+    if (cr) {  // after a CR: its LF, or a bare CR completed to CRLF
+      cr = false;
       bol = true;
+      out += '\n';
+      if (c == '\n') {
+        ++i;
+        continue;
+      }
     }
-    if (c == '\n' && !cr) {  // a bare LF
+    if (bol) {
+      if (c == '.') out += '.';
+      bol = false;
+    }
+    size_t j = i;
+    while (j < n && in[j] != '\r' && in[j] != '\n') ++j;
+    out.append(in.data() + i, j - i);
+    i = j;
+    if (i == n) break;
+    if (in[i] == '\n') {  // a bare LF
       out += "\r\n";
       bol = true;
-      cr = false;
-      continue;
+    } else {
+      out += '\r';
+      cr = true;
     }
-    if (bol && c == '.') out += '.';
-    bol = false;
-    out += c;
-    cr = c == '\r';
-    if (c == '\n') bol = true;
+    ++i;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "gateway/smtp/smtp_server.h"
@@ -123,4 +124,56 @@ TEST_CASE("relay: the next hop's refusal of a recipient leaves the connection us
   CHECK(relay.connections_opened() == 1);
   REQUIRE(hop.sink.messages.size() == 1);
   CHECK(hop.sink.messages[0].content.find("Subject: good") != std::string::npos);
+}
+
+namespace {
+
+// The rules of dot_stuff written one character at a time (the original
+// implementation), as the oracle for the run-copying one.
+void reference_dot_stuff(std::string_view in, bool& bol, bool& cr, std::string& out) {
+  for (char c : in) {
+    if (cr && c != '\n') {  // a bare CR is completed to CRLF
+      out += '\n';
+      bol = true;
+    }
+    if (c == '\n' && !cr) {  // a bare LF becomes CRLF
+      out += "\r\n";
+      bol = true;
+      cr = false;
+      continue;
+    }
+    if (bol && c == '.') out += '.';
+    bol = false;
+    out += c;
+    cr = c == '\r';
+    if (c == '\n') bol = true;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("dot_stuff: leading dots doubled, bare CR/LF made CRLF, across chunk boundaries") {
+  bool bol = true, cr = false;
+  std::string out;
+  dot_stuff(".a\r\n..b\nc\rd\r", bol, cr, out);
+  dot_stuff("\n.e", bol, cr, out);
+  CHECK(out == "..a\r\n...b\r\nc\r\nd\r\n..e");
+  // Random texts over the characters that matter, split at random points.
+  std::mt19937 rng(7);
+  const char alphabet[] = "ab.\r\n";
+  for (int t = 0; t < 20000; ++t) {
+    std::string s;
+    int len = static_cast<int>(rng() % 48);
+    for (int k = 0; k < len; ++k) s += alphabet[rng() % 5];
+    size_t cut = rng() % (s.size() + 1);
+    bool b1 = rng() & 1, c1 = rng() & 1, b2 = b1, c2 = c1;
+    std::string o1, o2;
+    dot_stuff(std::string_view(s).substr(0, cut), b1, c1, o1);
+    dot_stuff(std::string_view(s).substr(cut), b1, c1, o1);
+    reference_dot_stuff(std::string_view(s).substr(0, cut), b2, c2, o2);
+    reference_dot_stuff(std::string_view(s).substr(cut), b2, c2, o2);
+    REQUIRE(o1 == o2);
+    REQUIRE(b1 == b2);
+    REQUIRE(c1 == c2);
+  }
 }
