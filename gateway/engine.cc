@@ -101,6 +101,11 @@ struct ScanState {
   bool stopped = false;  // a submission-wide limit was hit
   std::set<std::string> limits_seen;
   std::vector<std::string> limits_hit;
+  // Archive password candidates from the messages of this submission (see
+  // UnpackContext::add_password_candidates); bounded and de-duplicated.
+  static constexpr size_t kMaxPasswordCandidates = 20;
+  static constexpr size_t kMaxPasswordBytes = 64;
+  std::vector<PasswordCandidate> passwords;
 
   bool out_of_time() {
     if (stopped) return true;
@@ -357,6 +362,17 @@ class Context final : public UnpackContext {
   bool should_stop() const override { return stopped_ || state_.out_of_time(); }
   void note_input_consumed(uint64_t offset) override { consumed_ = std::max(consumed_, offset); }
   const Limits& limits() const override { return state_.limits; }
+
+  void add_password_candidates(std::vector<std::string> passwords, std::string source) override {
+    for (auto& p : passwords) {
+      if (state_.passwords.size() >= ScanState::kMaxPasswordCandidates) return;
+      if (p.empty() || p.size() > ScanState::kMaxPasswordBytes) continue;
+      bool seen = std::any_of(state_.passwords.begin(), state_.passwords.end(),
+                              [&](const PasswordCandidate& c) { return c.password == p; });
+      if (!seen) state_.passwords.push_back({std::move(p), source});
+    }
+  }
+  std::vector<PasswordCandidate> password_candidates() const override { return state_.passwords; }
 
   bool account_output(uint64_t n) override {
     output_ += n;

@@ -46,6 +46,14 @@ class ChildWriter {
   virtual void finish() = 0;
 };
 
+// A password for encrypted archives found in the submission itself (a mail's
+// subject or text parts), and where it was found ("the subject", "the text
+// of part1"), for the evidence of archive.encrypted.opened.
+struct PasswordCandidate {
+  std::string password;
+  std::string source;
+};
+
 class UnpackContext {
  public:
   virtual ~UnpackContext() = default;
@@ -70,6 +78,15 @@ class UnpackContext {
   // max_ratio times the whole container. Optional; a seekable reader that
   // jumps around should report its furthest position.
   virtual void note_input_consumed(uint64_t offset) { (void)offset; }
+  // Password candidates travel from a message (the MIME unpacker, which sees
+  // the subject and the text parts) to the archive unpackers that run later
+  // in the same scan. The scan keeps a bounded, de-duplicated list in the
+  // order added; the defaults keep none.
+  virtual void add_password_candidates(std::vector<std::string> passwords, std::string source) {
+    (void)passwords;
+    (void)source;
+  }
+  virtual std::vector<PasswordCandidate> password_candidates() const { return {}; }
 };
 
 class Unpacker {

@@ -6,7 +6,12 @@
 // Guarantees: reads through a ByteSource (never a path), streams entry data in
 // 64 KiB blocks into ChildWriter, never trusts declared sizes. Entries libarchive
 // lists but cannot decode are "unpack.unsupported", encrypted ones
-// "archive.encrypted"; a corrupt archive is "unpack.error" on the container and
+// "archive.encrypted" unless a password candidate (UnpackContext::
+// password_candidates: from the message, then a few well-known ones) opens
+// them, in which case they are read like any other entry and the container
+// gets "archive.encrypted.opened" naming the candidate (zip ZipCrypto and
+// AES; libarchive cannot decrypt 7z or RAR); a corrupt archive is
+// "unpack.error" on the container and
 // whatever was read before the damage is still emitted. For zip-based formats our
 // own structural checks (unpack/zip/zip_directory.h) run first, since libarchive
 // never compares the local headers with the central directory.
@@ -26,6 +31,9 @@ namespace sandgate {
 
 SANDGATE_DECLARE_FINDINGS({
     {"archive.encrypted", Severity::medium, "an archive entry is encrypted and could not be inspected"},
+    {"archive.encrypted.opened", Severity::medium,
+     "an encrypted archive was opened with a password found in the message (or a well-known "
+     "one); its contents were inspected"},
     {"unpack.error", Severity::medium, "a container is corrupt or could not be read completely"},
     {"unpack.unsupported", Severity::medium,
      "an entry uses a method the engine cannot decode (e.g. zip deflate64, implode)"},
@@ -44,8 +52,39 @@ bool is_stream_label(std::string_view label) {
          label == "lz4" || label == "lzip" || label == "lzma" || label == "compress";
 }
 
+// Passwords tried on encrypted entries after those found in the message:
+// the ones malware samples and lures are commonly shared with.
+constexpr std::string_view kWellKnownPasswords[] = {"infected", "malware", "virus",
+                                                    "1234",     "123456",  "password"};
+// A probe reads at most this much of an entry with a candidate: a wrong
+// ZipCrypto password passes the 1-byte check 1 time in 256, and then fails on
+// the data or its CRC long before this.
+constexpr uint64_t kProbeBytes = 1 << 20;
+
+// The password state of one container, shared by its reader passes.
+struct Passwords {
+  std::vector<PasswordCandidate> candidates;  // the message's, then the well-known
+  bool probed = false;                        // candidates were tried once already
+  int working = -1;                           // index of the one that opened an entry
+  bool reported = false;                      // archive.encrypted.opened was added
+
+  explicit Passwords(const UnpackContext& ctx) : candidates(ctx.password_candidates()) {
+    for (std::string_view p : kWellKnownPasswords) {
+      bool seen = false;
+      for (const auto& c : candidates) seen = seen || c.password == p;
+      if (!seen) candidates.push_back({std::string(p), "the list of well-known passwords"});
+    }
+  }
+};
+
 bool is_zip_family(std::string_view label) {
   return label == "zip" || label == "ooxml" || label == "odf" || label == "jar" || label == "apk";
+}
+
+// libarchive 3.6 decrypts zip (ZipCrypto, WinZip AES) only: it has no
+// decryption for 7z (FACTS.md) or RAR ("RAR encryption support unavailable").
+bool supports_passphrase(std::string_view label) {
+  return label == "zip" || label == "jar" || label == "apk";
 }
 
 // libarchive client callbacks over a ByteSource.
@@ -123,8 +162,15 @@ std::string stream_child_name(const std::string& parent) {
 class Reader {
  public:
   // sample: when non-zero, read only this many bytes of each entry.
-  Reader(const Object& obj, UnpackContext& ctx, bool stream, uint64_t sample)
-      : obj_(obj), ctx_(ctx), stream_(stream), sample_(sample), st_{obj.bytes.get(), &ctx} {}
+  // passwords: null when no passwords are to be tried.
+  Reader(const Object& obj, UnpackContext& ctx, bool stream, uint64_t sample,
+         Passwords* passwords = nullptr)
+      : obj_(obj),
+        ctx_(ctx),
+        stream_(stream),
+        sample_(sample),
+        passwords_(passwords),
+        st_{obj.bytes.get(), &ctx} {}
   ~Reader() {
     if (a_) archive_read_free(a_);
   }
@@ -147,6 +193,9 @@ class Reader {
     archive_read_set_seek_callback(a_, seek_cb);
     archive_read_set_skip_callback(a_, skip_cb);
     archive_read_set_callback_data(a_, &st_);
+    // libarchive takes passphrases only before open; the callback hands it
+    // the one that worked once a probe (unlock) has found it.
+    if (passwords_) archive_read_set_passphrase_callback(a_, this, passphrase_cb);
     if (archive_read_open1(a_) != ARCHIVE_OK) {
       ctx_.add_finding(make_finding("unpack.error",
                                     "cannot open " + obj_.type.label + " container",
@@ -201,6 +250,79 @@ class Reader {
  private:
   enum class EntryResult { next, stop, fatal };
 
+  // Reads the first bytes of entry `index` (1-based) with one passphrase, on
+  // a reader of its own. True when they decrypt and decode without error.
+  static bool probe(const Object& obj, UnpackContext& ctx, uint64_t index,
+                    const std::string& passphrase) {
+    Reader r(obj, ctx, false, 0);
+    if (!r.open_quiet(passphrase)) return false;
+    struct archive_entry* entry = nullptr;
+    for (uint64_t i = 0; i < index; ++i) {
+      if (ctx.should_stop()) return false;
+      if (archive_read_next_header(r.a_, &entry) < ARCHIVE_WARN) return false;
+    }
+    uint64_t read = 0;
+    for (;;) {
+      la_ssize_t n = archive_read_data(r.a_, r.buf_.data(), r.buf_.size());
+      if (n < 0) return false;
+      if (n == 0) return read > 0;  // nothing decrypted proves nothing
+      read += static_cast<uint64_t>(n);
+      if (read >= kProbeBytes) return true;
+    }
+  }
+
+  bool open_quiet(const std::string& passphrase) {
+    a_ = archive_read_new();
+    if (!a_) return false;
+    archive_read_support_filter_all(a_);
+    archive_read_support_format_all(a_);
+    archive_read_set_read_callback(a_, read_cb);
+    archive_read_set_seek_callback(a_, seek_cb);
+    archive_read_set_skip_callback(a_, skip_cb);
+    archive_read_set_callback_data(a_, &st_);
+    archive_read_add_passphrase(a_, passphrase.c_str());
+    return archive_read_open1(a_) == ARCHIVE_OK;
+  }
+
+  // Called by libarchive when an entry needs a passphrase and those it has
+  // failed; NULL means no more to try.
+  static const char* passphrase_cb(struct archive*, void* client) {
+    auto* r = static_cast<Reader*>(client);
+    if (!r->passwords_ || r->passwords_->working < 0 || r->given_) return nullptr;
+    r->given_ = true;
+    return r->passwords_->candidates[static_cast<size_t>(r->passwords_->working)].password.c_str();
+  }
+
+  // Tries the password candidates on encrypted entry `index`. Once one
+  // worked it is the only one tried on later entries (an archive has one
+  // password as a rule); when none worked, none is tried again. Returns
+  // true when the entry can be read: the passphrase callback supplies it.
+  bool unlock(uint64_t index) {
+    if (!passwords_ || stream_) return false;
+    if (passwords_->working < 0) {
+      if (passwords_->probed) return false;
+      passwords_->probed = true;
+      for (size_t i = 0; i < passwords_->candidates.size(); ++i) {
+        if (ctx_.should_stop()) return false;
+        if (probe(obj_, ctx_, index, passwords_->candidates[i].password)) {
+          passwords_->working = static_cast<int>(i);
+          break;
+        }
+      }
+      if (passwords_->working < 0) return false;
+    }
+    if (!passwords_->reported) {
+      passwords_->reported = true;
+      const auto& c = passwords_->candidates[static_cast<size_t>(passwords_->working)];
+      // The password is recorded: analysts want it, and it is in the message anyway.
+      ctx_.add_finding(make_finding(
+          "archive.encrypted.opened", "encrypted " + obj_.type.label + " opened with a password",
+          "candidate #" + std::to_string(passwords_->working + 1) + " from " + c.source + ": \"" +
+              c.password + "\""));
+    }
+    return true;
+  }
+
   EntryResult read_entry(struct archive_entry* entry, uint64_t index) {
     ChildInfo info;
     if (stream_) {
@@ -213,6 +335,8 @@ class Reader {
     }
     if (archive_entry_size_is_set(entry)) info.declared_size = archive_entry_size(entry);
     info.encrypted = archive_entry_is_data_encrypted(entry) > 0;
+    // An empty entry proves no password: it is not worth a probe.
+    if (info.encrypted && info.declared_size != 0 && unlock(index)) info.encrypted = false;
 
     auto child = ctx_.begin_child(info);
     if (!child) return EntryResult::stop;
@@ -256,6 +380,8 @@ class Reader {
   UnpackContext& ctx_;
   bool stream_;
   uint64_t sample_;
+  Passwords* passwords_;
+  bool given_ = false;  // the working passphrase was handed to libarchive
   ReadState st_;
   struct archive* a_ = nullptr;
   std::vector<char> buf_ = std::vector<char>(kBlock);
@@ -275,8 +401,11 @@ class ArchiveUnpacker final : public Unpacker {
     // leaves libarchive's reader unusable, but the entries after it may be
     // intact: reopen, skip past the broken entry by headers alone, go on.
     uint64_t resume_at = 0;
+    // Candidates are tried only where libarchive can decrypt (zip).
+    std::optional<Passwords> passwords;
+    if (!stream && supports_passphrase(obj.type.label)) passwords.emplace(ctx);
     for (int pass = 0; pass < kMaxReopen; ++pass) {
-      Reader reader(obj, ctx, stream, sample);
+      Reader reader(obj, ctx, stream, sample, passwords ? &*passwords : nullptr);
       if (!reader.open()) return;
       auto next = reader.read_entries(resume_at);
       if (!next) return;

@@ -203,6 +203,12 @@ bool HeaderBlock::add_line(std::string_view line) {
     take(&has_cte_, &transfer_encoding_);
   } else if (lname == "content-disposition") {
     take(&has_disposition_, &disposition_);
+  } else if (lname == "subject") {
+    // Not a MIME field: a second one is no duplicate worth reporting here.
+    if (!has_subject_) {
+      has_subject_ = true;
+      current_ = &subject_;
+    }
   } else if (lname == "mime-version") {
     has_mime_version_ = true;
   }

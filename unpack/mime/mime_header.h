@@ -35,14 +35,17 @@ class HeaderBlock {
   const std::string& transfer_encoding() const { return transfer_encoding_; }
   const std::string& disposition() const { return disposition_; }
   bool has_mime_version() const { return has_mime_version_; }
+  // The first Subject field, raw (RFC 2047 words not decoded); empty if none.
+  const std::string& subject() const { return subject_; }
   size_t field_count() const { return fields_; }
   // Names (lowercase) of the MIME fields given more than once; the first wins.
   const std::vector<std::string>& duplicates() const { return duplicates_; }
 
  private:
   std::string* current_ = nullptr;  // value being unfolded, null if ignored
-  std::string content_type_, transfer_encoding_, disposition_;
+  std::string content_type_, transfer_encoding_, disposition_, subject_;
   bool has_content_type_ = false, has_cte_ = false, has_disposition_ = false;
+  bool has_subject_ = false;
   bool has_mime_version_ = false;
   size_t fields_ = 0;
   std::vector<std::string> duplicates_;

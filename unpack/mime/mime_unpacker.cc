@@ -12,9 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "unpack/mime/mime_binhex.h"
 #include "unpack/mime/mime_decode.h"
 #include "unpack/mime/mime_header.h"
 #include "unpack/mime/mime_line_reader.h"
+#include "unpack/mime/mime_passwords.h"
 #include "unpack/mime/mime_uuencode.h"
 
 namespace sandgate {
@@ -75,6 +77,12 @@ struct Leaf {
   Encoding encoding = Encoding::kIdentity;
   bool stream = false;  // decoded through begin_child; else emitted as a slice at the end
   bool uu_scan = false;
+  bool binhex_scan = false;      // look for BinHex 4.0 files in the body
+  bool binhex_declared = false;  // application/mac-binhex40: no banner needed
+  bool text_scan = false;        // text/plain or text/html: look for passwords
+  bool html = false;
+  std::string charset;
+  std::string text;  // decoded head of a streamed text part, for text_scan
   uint64_t body_start = 0;
   std::string_view pending_term;  // terminator held until the next line is known
   std::unique_ptr<ChildWriter> writer;
@@ -200,6 +208,10 @@ class MimeWalk {
   void start_body(uint64_t body_start) {
     const Entity& e = entity_;
     const HeaderBlock& h = e.headers;
+    if (e.is_root && !h.subject().empty()) {
+      auto found = find_password_candidates(decode_encoded_words(h.subject()));
+      if (!found.empty()) ctx_.add_password_candidates(std::move(found), "the subject");
+    }
     for (const std::string& name : h.duplicates())
       report("mime.duplicate_header", "duplicate " + name + " field; the first one is used",
              part_name(e.path));
@@ -283,6 +295,12 @@ class MimeWalk {
           "mime.encrypted", "encrypted or opaque-signed part: content not inspected", mime));
     }
     l.uu_scan = l.encoding == Encoding::kIdentity && (mime == "text/plain" || uu_cte);
+    l.binhex_declared = mime == "application/mac-binhex40" || mime == "application/mac-binhex" ||
+                        mime == "application/x-binhex40" || mime == "application/binhex";
+    l.binhex_scan = l.encoding == Encoding::kIdentity && (mime == "text/plain" || l.binhex_declared);
+    l.text_scan = mime == "text/plain" || mime == "text/html";
+    l.html = mime == "text/html";
+    if (const std::string* cs = ct.param("charset")) l.charset = cs->substr(0, 64);
     l.stream = l.encoding != Encoding::kIdentity || !l.findings.empty();
     state_ = State::kBody;
     if (l.stream) {
@@ -293,6 +311,8 @@ class MimeWalk {
 
   void flush_out() {
     Leaf& l = leaf_;
+    if (l.text_scan && l.text.size() < kMaxPasswordText)
+      l.text.append(l.out, 0, kMaxPasswordText - l.text.size());
     if (!l.out.empty() && !l.writer_dead && !l.writer->write(l.out.data(), l.out.size()))
       l.writer_dead = true;
     l.out.clear();
@@ -341,11 +361,13 @@ class MimeWalk {
     if (!l.stream) {
       if (stop_) return;
       ByteSourcePtr body = slice_source(obj_.bytes, l.body_start, end - l.body_start);
+      if (l.text_scan) collect_passwords(body->read_string(0, kMaxPasswordText));
       if (!ctx_.emit_child(l.info, body)) {
         stop_ = true;
         return;
       }
       if (l.uu_scan && end > l.body_start) scan_uu(*body, l.path);
+      if (!stop_ && l.binhex_scan && end > l.body_start) scan_bx(*body, l.path, l.binhex_declared);
       return;
     }
     if (!l.writer) return;
@@ -364,6 +386,7 @@ class MimeWalk {
                                           std::to_string(l.qp.bad_sequences()) + " sequences"));
     }
     flush_out();
+    if (l.text_scan) collect_passwords(std::move(l.text));
     for (Finding& finding : l.findings) l.writer->add_finding(std::move(finding));
     l.writer->finish();
     l.writer.reset();
@@ -384,6 +407,26 @@ class MimeWalk {
         &stop);
     parts_ += n;
     if (stop) stop_ = true;
+  }
+
+  void scan_bx(const ByteSource& body, const std::string& path, bool declared) {
+    size_t budget = opt_.max_parts > parts_ ? opt_.max_parts - parts_ : 0;
+    bool stop = false;
+    parts_ += scan_binhex(body, ctx_, std::min(budget, opt_.max_uu_files), declared,
+                          part_name(path), &stop);
+    if (stop) stop_ = true;
+  }
+
+  // Password candidates for encrypted attachments, from a text part's
+  // decoded head. Collected when the part ends, before any later sibling is
+  // emitted: the usual order (text, then the attachment) works; an archive
+  // placed before the text that names its password is not retried (the
+  // subject, read before every part, covers the common case).
+  void collect_passwords(std::string text) {
+    const Leaf& l = leaf_;
+    auto found = find_password_candidates(to_utf8(l.charset, text), l.html);
+    if (!found.empty()) ctx_.add_password_candidates(std::move(found),
+                                   "the text of " + part_name(l.path));
   }
 
   void begin_skip() {

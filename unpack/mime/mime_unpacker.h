@@ -17,10 +17,17 @@
 //   this unpacker again, so recursion is bounded by the engine's depth limit.
 // - files uuencoded in 7bit/8bit text/plain bodies (and bodies with a
 //   Content-Transfer-Encoding of x-uuencode), named by their "begin" line.
+// - BinHex 4.0 files in 7bit/8bit text/plain bodies (after the "(This file
+//   must be converted with BinHex" banner) and in application/mac-binhex40
+//   parts: the data fork, named from the BinHex header (mime_binhex.h).
 // - multipart/encrypted and application/pkcs7-mime parts are emitted as is,
 //   flagged encrypted, with finding "mime.encrypted".
 // - a multipart nested deeper than the nesting limit is emitted as one
 //   opaque part (finding "mime.nesting").
+//
+// Password candidates (mime_passwords.h) from the decoded Subject of the
+// message and from its text/plain and text/html parts are handed to
+// UnpackContext::add_password_candidates, for encrypted archives that follow.
 #pragma once
 
 #include <cstddef>

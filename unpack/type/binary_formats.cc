@@ -342,6 +342,10 @@ std::optional<TypeInfo> detect_binary(Probe& p) {
   // marker that precedes the first local header (APPNOTE 4.3.7, 8.5.3).
   if (bytes_at(h, 0, "PK\x03\x04") || bytes_at(h, 0, "PK\x05\x06") || bytes_at(h, 0, "PK\x07\x08"))
     return detect_zip(p, true);
+  // MS-OXTNEF 2.1.3.1: signature 0x223E9F78, a 2-byte legacy key, then the
+  // first attribute, whose level byte is 1 (message) or 2 (attachment).
+  if (bytes_at(h, 0, "\x78\x9F\x3E\x22") && h.size() >= 15 && (h[6] == 1 || h[6] == 2))
+    return make_type("tnef", "application/vnd.ms-tnef");
   // Word opens anything starting "{\rt" as RTF (not only "{\rtf1"); so do we.
   if (bytes_at(h, 0, "{\\rt")) return make_type("rtf", "application/rtf");
   // [MS-SHLLINK] 2.1: HeaderSize 0x4C, then LinkCLSID 00021401-0000-0000-C000-000000000046.

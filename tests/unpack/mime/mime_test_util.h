@@ -41,6 +41,12 @@ class RecordingContext : public UnpackContext {
   bool should_stop() const override { return stopped; }
   const Limits& limits() const override { return limit_values; }
   bool account_output(uint64_t) override { return true; }
+  // Password candidates are kept in the order given, with their source.
+  void add_password_candidates(std::vector<std::string> p, std::string source) override {
+    for (auto& x : p) passwords.push_back({std::move(x), source});
+  }
+  std::vector<PasswordCandidate> password_candidates() const override { return passwords; }
+  std::vector<PasswordCandidate> passwords;
 
   bool has_finding(std::string_view id) const {
     return std::any_of(findings.begin(), findings.end(),
