@@ -135,6 +135,7 @@ class ChildSink final : public ChildWriter {
   // bounded: bytes are released as each object is done, so at most the
   // ancestors of the current object are held (depth x 4 MiB).
   static constexpr size_t kMemoryLimit = 4 << 20;
+  static constexpr size_t kReserveLimit = 1 << 20;
 
   ChildSink(ScanState& state, size_t parent, ChildInfo info, uint64_t* container_output,
             bool* container_stopped, const uint64_t* container_consumed)
@@ -146,9 +147,12 @@ class ChildSink final : public ChildWriter {
         container_consumed_(container_consumed),
         hashes_(!is_document_container(state.objects[parent].type.label)) {
     // One allocation for a small child instead of a string grown by doubling.
+    // Capped at 1 MiB: the declared size is the container's claim, and a
+    // bomb of many entries each claiming megabytes must not cost a large
+    // allocation per entry before a byte is produced.
     if (info_.declared_size > 0)
       memory_.reserve(static_cast<size_t>(
-          std::min<int64_t>(info_.declared_size, static_cast<int64_t>(kMemoryLimit))));
+          std::min<int64_t>(info_.declared_size, static_cast<int64_t>(kReserveLimit))));
   }
 
   ~ChildSink() override {
