@@ -268,7 +268,7 @@ class Walker {
   void smtp(const YAML::Node& n, SmtpConfig& m) {
     mapping(n, "smtp",
             {"listen", "next_hop", "hostname", "tls", "profile", "headers", "tag_subject_prefix",
-             "limits", "reject_bare_newlines", "xforward"},
+             "limits", "reject_bare_newlines", "xforward", "notify"},
             [&](const std::string& k, const YAML::Node& v) {
       if (k == "listen" || k == "next_hop") {
         host_port(v, k, k == "listen" ? m.listen : m.next_hop);
@@ -308,6 +308,17 @@ class Walker {
         boolean(v, k, m.reject_bare_newlines);
       } else if (k == "xforward") {
         boolean(v, k, m.xforward);
+      } else if (k == "notify") {
+        mapping(v, "smtp.notify", {"recipients", "admin", "from"}, [&](const std::string& nk, const YAML::Node& nv) {
+          if (nk == "recipients") {
+            boolean(nv, nk, m.notify_recipients);
+          } else {
+            std::string& out = nk == "admin" ? m.notify_admin : m.notice_from;
+            if (scalar(nv, nk, out) &&
+                (out.empty() || out.size() > 254 || out.find_first_of(" <>\r\n\t") != std::string::npos))
+              error(nv, nk + " must be a mail address (without angle brackets or spaces)");
+          }
+        });
       }
     });
   }

@@ -67,6 +67,9 @@ struct SmtpConfig {
   double next_hop_timeout_s = 300;    // per command to the next hop (end of data included)
   bool reject_bare_newlines = false;  // else normalised to CRLF
   bool xforward = true;               // accept Postfix's XFORWARD
+  bool notify_recipients = false;     // notices of held mail to its recipients
+  std::string notify_admin;           // and/or to this address
+  std::string notice_from = "MAILER-DAEMON";
 };
 
 // Where held mail and uploads go (see gateway/quarantine/store.h).

@@ -329,6 +329,10 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   filter_options.report_header = config.smtp.report_header;
   filter_options.tag_subject_prefix = config.smtp.tag_subject_prefix;
   filter_options.profile = config.smtp.profile;
+  filter_options.notify_recipients = config.smtp.notify_recipients;
+  filter_options.notify_admin = config.smtp.notify_admin;
+  filter_options.notice_from = config.smtp.notice_from;
+  filter_options.spool_dir = smtp_spool;
   smtp::ContentFilter filter(scan, relay, quarantine.get(), filter_options, log_line);
   smtp::ServerOptions smtp_options;
   smtp_options.host = config.smtp.listen.host;

@@ -4,6 +4,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -144,7 +145,76 @@ Reply ContentFilter::quarantine(const Envelope& env, const std::string& spool_pa
   Reply reply;
   std::optional<std::string> id = store_original(env, spool_path, size, report, &reply);
   if (!id) return reply;
+  if (options_.notify_recipients || !options_.notify_admin.empty())
+    send_notices(env, read_subject(spool_path), report, *id);
   return Reply{250, "2.0.0 Ok: held in quarantine as " + header_safe(*id, 100) + note};
+}
+
+void ContentFilter::send_notices(const Envelope& env, const std::string& subject,
+                                 const Report& report, const std::string& id) {
+  Envelope notice;
+  notice.helo = env.helo;
+  notice.esmtp = true;
+  notice.sender = "";  // null reverse-path: a notice is never answered by a bounce
+  if (options_.notify_recipients)
+    for (const auto& r : env.recipients) notice.recipients.push_back({r.address, {}});
+  if (!options_.notify_admin.empty()) notice.recipients.push_back({options_.notify_admin, {}});
+  if (notice.recipients.size() > 1000) notice.recipients.resize(1000);
+  if (notice.recipients.empty()) return;
+  // Everything from the message is sanitised to one bounded line: a hostile
+  // Subject or file name must not inject headers into the notice.
+  std::string names;
+  size_t shown = 0;
+  for (const auto& o : report.objects) {
+    if (o.depth == 0 || o.name.empty() || shown >= 10) continue;
+    names += "  - " + header_safe(o.name, 200) + "\r\n";
+    ++shown;
+  }
+  std::string text;
+  text += "From: " + header_safe(options_.notice_from, 200) + "\r\n";
+  text += "To: undisclosed-recipients:;\r\n";
+  text += "Subject: A message to you was held for review\r\n";
+  text += "Auto-Submitted: auto-generated\r\n";
+  text += "X-Sandgate-Quarantine-Id: " + header_safe(id, 100) + "\r\n";
+  text += "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n";
+  text += "Content-Transfer-Encoding: 8bit\r\n\r\n";
+  text += "A message was held by the mail gateway because of its content.\r\n\r\n";
+  text += "From:     " + header_safe(env.sender.empty() ? "<>" : env.sender, 300) + "\r\n";
+  text += "Subject:  " + header_safe(subject, 300) + "\r\n";
+  text += "Reasons:  " + header_safe(reason_text(report), 600) + "\r\n";
+  text += "Held as:  " + header_safe(id, 100) + "\r\n";
+  if (!names.empty()) text += "Files:\r\n" + names;
+  text += "\r\nAsk your mail administrator to release it if you expected it.\r\n";
+  std::string path = options_.spool_dir + "/notice-XXXXXX";
+  int fd = ::mkstemp(path.data());
+  bool ok = fd >= 0;
+  if (ok) {
+    size_t off = 0;
+    while (ok && off < text.size()) {
+      ssize_t w = ::write(fd, text.data() + off, text.size() - off);
+      if (w < 0 && errno == EINTR) continue;
+      ok = w > 0;
+      if (ok) off += static_cast<size_t>(w);
+    }
+    ::close(fd);
+  }
+  std::string outcome;
+  if (!ok) {
+    outcome = "cannot write the notice";
+  } else {
+    RelayResult r = relay_.send(notice, path, MessageRewrite{});
+    outcome = r.delivered ? "sent" : "not sent: " + std::to_string(r.reply.code) + " " +
+                                         header_safe(r.reply.text, 200);
+  }
+  if (fd >= 0) ::unlink(path.c_str());
+  if (log_) {
+    std::string l = "{\"event\":\"notice\",\"quarantine_id\":";
+    append_json_string(l, id);
+    l += ",\"recipients\":" + std::to_string(notice.recipients.size()) + ",\"outcome\":";
+    append_json_string(l, outcome);
+    l += "}";
+    log_(l);
+  }
 }
 
 MessageRewrite ContentFilter::relay_headers(const Report& report, const std::string& extra) const {

@@ -35,6 +35,14 @@ struct FilterOptions {
   bool report_header = true;   // X-Sandgate-Report: id=...; reasons=...
   std::string tag_subject_prefix = "[SUSPICIOUS] ";
   std::string profile;  // empty: the policy's default profile for mail
+  // Notices of held mail (action quarantine), sent through the next hop
+  // after the message is stored, with the null envelope sender (<>) so that
+  // they can never bounce back into a loop. A notice that cannot be sent is
+  // logged; the held message and the 250 stand.
+  bool notify_recipients = false;  // tell each recipient a message was held
+  std::string notify_admin;        // and/or this address; empty: none
+  std::string notice_from = "MAILER-DAEMON";  // From: of notices
+  std::string spool_dir = "/tmp";             // where a notice is written before relaying
 };
 
 // Runs the engine; may throw (answered 451). Tests pass a fake.
@@ -57,6 +65,8 @@ class ContentFilter : public DeliveryHandler {
   Reply strip(const Envelope& env, const std::string& spool_path, uint64_t size,
               const Report& report);
   MessageRewrite relay_headers(const Report& report, const std::string& extra) const;
+  void send_notices(const Envelope& env, const std::string& subject, const Report& report,
+                    const std::string& id);
 
   ScanFunction scan_;
   Relay& relay_;

@@ -209,6 +209,57 @@ class SmtpConfigAndStartTls(unittest.TestCase):
         s2.close()
 
 
+class HeldMailNotices(unittest.TestCase):
+    """smtp.notify: a held message produces one notice, with the null sender,
+    to its recipients and the administrator; the message itself is not
+    delivered, and hostile header text cannot inject into the notice."""
+
+    def test_notice_to_recipient_and_admin(self):
+        import smtplib
+        from email.message import EmailMessage
+        import fixtures as F
+        tmp = tempfile.mkdtemp(prefix="sg-notice-")
+        try:
+            os.makedirs(os.path.join(tmp, "sink"))
+            sink = Sink(os.path.join(tmp, "sink"))
+            svc = Service(tmp, sink.port,
+                          "  notify: {recipients: true, admin: security@example.org, from: gateway@example.org}\n")
+            try:
+                self.assertIsNotNone(svc.port, svc.log_text())
+                m = EmailMessage()
+                m["From"], m["To"] = "hr@evil.test", "jane@example.org"
+                m["Subject"] = "Offer"
+                m.set_content("see attached")
+                m.add_attachment(F.minimal_pe(b"notice"), maintype="application",
+                                 subtype="octet-stream", filename="Offer.pdf.exe")
+                with smtplib.SMTP("127.0.0.1", svc.port, timeout=30) as c:
+                    # A Subject whose decoded text carries CRLF and a header.
+                    raw = m.as_bytes().replace(
+                        b"Subject: Offer", b"Subject: =?utf-8?q?Offer=0D=0ABcc:_injected@evil.test?=", 1)
+                    c.sendmail("hr@evil.test", ["jane@example.org"], raw)
+                deadline = time.time() + 15
+                while not sink.messages() and time.time() < deadline:
+                    time.sleep(0.05)
+                time.sleep(0.5)
+                msgs = sink.messages()
+                self.assertEqual(len(msgs), 1, msgs)
+                notice = msgs[0]
+                self.assertTrue(notice.startswith(
+                    b"X-Sink-Envelope: <> -> <jane@example.org>,<security@example.org>"), notice[:200])
+                self.assertIn(b"From: gateway@example.org\r\n", notice)
+                self.assertIn(b"Auto-Submitted: auto-generated", notice)
+                self.assertIn(b"Offer.pdf.exe", notice)
+                self.assertIn(b"X-Sandgate-Quarantine-Id: ", notice)
+                self.assertNotIn(b"\r\nBcc:", notice)
+                self.assertNotIn(b"MZ", notice)  # the program itself is not in the notice
+                self.assertIn('"event":"notice"', svc.log_text())
+            finally:
+                svc.stop()
+                sink.close()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class DataDirectory(unittest.TestCase):
     """One service per data directory; spool files a killed run left behind
     (never acknowledged) are removed at start."""
