@@ -349,6 +349,20 @@ class Walker {
     else out = *d;
   }
 
+  void isolation(const YAML::Node& n, IsolationConfig& c) {
+    mapping(n, "isolation", {"enabled", "workers", "memory", "jobs_per_worker", "user"},
+            [&](const std::string& k, const YAML::Node& v) {
+              if (k == "enabled") boolean(v, k, c.enabled);
+              else if (k == "workers") integer(v, k, 0, 256, c.workers);
+              else if (k == "jobs_per_worker") integer(v, k, 1, 1000000, c.jobs_per_worker);
+              else if (k == "user") scalar(v, k, c.user);
+              else if (k == "memory") {
+                size(v, k, c.memory_bytes);
+                if (c.memory_bytes < (64ull << 20)) error(v, "memory must be at least 64MiB (a worker maps its libraries)");
+              }
+            });
+  }
+
   void quarantine(const YAML::Node& n, QuarantineConfig& q) {
     mapping(n, "quarantine", {"backend", "dir", "postgresql", "retention", "purge_every"},
             [&](const std::string& k, const YAML::Node& v) {

@@ -81,6 +81,15 @@ struct QuarantineConfig {
   int64_t retention_interval_s = 3600;  // how often `sandgate serve` purges
 };
 
+// Scan worker processes (gateway/isolation, docs/isolation.md).
+struct IsolationConfig {
+  bool enabled = true;                  // false: scans run inside the front process
+  int workers = 0;                      // 0: number of cores + 1
+  uint64_t memory_bytes = 1ull << 30;   // address space of each worker (RLIMIT_AS)
+  int jobs_per_worker = 1000;           // then the worker is replaced
+  std::string user = "nobody";          // workers drop to it when serve runs as root
+};
+
 struct ServiceConfig {
   std::string source;  // the config file, or "(embedded defaults)"
   std::string policy_path = "policies/default.yaml";
@@ -88,6 +97,7 @@ struct ServiceConfig {
   HttpConfig http;
   SmtpConfig smtp;
   QuarantineConfig quarantine;
+  IsolationConfig isolation;
 };
 
 // "30d", "12h", "90m", "45s" or a plain number of seconds; "0" is allowed

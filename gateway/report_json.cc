@@ -1,6 +1,11 @@
 #include "gateway/report_json.h"
 
 #include <cstdio>
+#include <stdexcept>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 
 namespace sandgate {
 
@@ -194,6 +199,131 @@ std::string report_to_json(const Report& r) {
   number(out, r.duration_ms);
   out += '}';
   return out;
+}
+
+namespace {
+
+using Poco::JSON::Array;
+using JsonObject = Poco::JSON::Object;
+
+std::string str(const JsonObject::Ptr& o, const std::string& key) {
+  if (!o->has(key)) return {};
+  Poco::Dynamic::Var v = o->get(key);
+  if (!v.isString()) throw std::runtime_error("'" + key + "' is not a string");
+  return v.extract<std::string>();
+}
+
+JsonObject::Ptr obj(const JsonObject::Ptr& o, const std::string& key) {
+  JsonObject::Ptr p = o->getObject(key);
+  if (!p) throw std::runtime_error("'" + key + "' is not an object");
+  return p;
+}
+
+Poco::JSON::Array::Ptr arr(const JsonObject::Ptr& o, const std::string& key) {
+  Poco::JSON::Array::Ptr p = o->getArray(key);
+  if (!p) throw std::runtime_error("'" + key + "' is not an array");
+  return p;
+}
+
+JsonObject::Ptr element(const Poco::JSON::Array::Ptr& a, size_t i) {
+  JsonObject::Ptr p = a->getObject(static_cast<unsigned>(i));
+  if (!p) throw std::runtime_error("an array element is not an object");
+  return p;
+}
+
+template <typename T>
+T num(const JsonObject::Ptr& o, const std::string& key) {
+  if (!o->has(key)) return T{};
+  Poco::Dynamic::Var v = o->get(key);
+  if (!v.isNumeric()) throw std::runtime_error("'" + key + "' is not a number");
+  return v.convert<T>();
+}
+
+}  // namespace
+
+bool report_from_json(std::string_view json, Report& report, std::string* error) {
+  try {
+    Poco::JSON::Parser parser;
+    Poco::Dynamic::Var parsed = parser.parse(std::string(json));
+    JsonObject::Ptr root = parsed.extract<JsonObject::Ptr>();
+    if (!root) throw std::runtime_error("not a JSON object");
+    Report r;
+    r.id = str(root, "id");
+    const std::string action = str(root, "action");
+    bool known = false;
+    for (int a = 0; a <= static_cast<int>(Action::reject); ++a) {
+      if (action_name(static_cast<Action>(a)) == action) {
+        r.decision.action = static_cast<Action>(a);
+        known = true;
+      }
+    }
+    if (!known) throw std::runtime_error("unknown action '" + action + "'");
+    auto reasons = arr(root, "reasons");
+    for (size_t i = 0; i < reasons->size(); ++i) {
+      auto e = element(reasons, i);
+      r.decision.reasons.push_back(Reason{str(e, "rule"), str(e, "object"), str(e, "finding")});
+    }
+    auto pol = obj(root, "policy");
+    r.decision.policy_name = str(pol, "name");
+    r.decision.profile = str(pol, "profile");
+    r.decision.policy_sha256 = str(pol, "sha256");
+    auto objects = arr(root, "objects");
+    std::vector<int> last_at_depth;  // index of the latest object at each depth
+    for (size_t i = 0; i < objects->size(); ++i) {
+      auto e = element(objects, i);
+      Object o;
+      o.index = static_cast<int>(i);
+      o.path = str(e, "path");
+      o.name = str(e, "name");
+      o.depth = num<int>(e, "depth");
+      if (o.depth < 0 || o.depth > static_cast<int>(last_at_depth.size()) || (i == 0) != (o.depth == 0))
+        throw std::runtime_error("object " + std::to_string(i) + " is not in pre-order");
+      o.parent = o.depth == 0 ? -1 : last_at_depth[static_cast<size_t>(o.depth - 1)];
+      last_at_depth.resize(static_cast<size_t>(o.depth));
+      last_at_depth.push_back(o.index);
+      o.size = num<uint64_t>(e, "size");
+      o.sha256 = str(e, "sha256");
+      o.sha1 = str(e, "sha1");
+      o.md5 = str(e, "md5");
+      o.declared_mime = str(e, "declared_mime");
+      auto type = obj(e, "type");
+      o.type.mime = str(type, "mime");
+      o.type.label = str(type, "label");
+      o.encrypted = e->optValue<bool>("encrypted", false);
+      o.truncated = e->optValue<bool>("truncated", false);
+      if (e->has("facts")) {
+        auto facts = obj(e, "facts");
+        for (const auto& name : facts->getNames()) o.facts[name] = str(facts, name);
+      }
+      auto findings = arr(e, "findings");
+      for (size_t k = 0; k < findings->size(); ++k) {
+        auto fe = element(findings, k);
+        Finding f;
+        f.id = str(fe, "id");
+        auto sev = parse_severity(str(fe, "severity"));
+        if (!sev) throw std::runtime_error("unknown severity in finding " + f.id);
+        f.severity = *sev;
+        f.message = str(fe, "message");
+        f.evidence = str(fe, "evidence");
+        o.findings.push_back(std::move(f));
+      }
+      r.objects.push_back(std::move(o));
+    }
+    auto hit = arr(obj(root, "limits"), "hit");
+    for (size_t i = 0; i < hit->size(); ++i) {
+      Poco::Dynamic::Var v = hit->get(static_cast<unsigned>(i));
+      if (!v.isString()) throw std::runtime_error("limits.hit holds a non-string");
+      r.limits_hit.push_back(v.extract<std::string>());
+    }
+    r.duration_ms = num<double>(root, "duration_ms");
+    report = std::move(r);
+    return true;
+  } catch (const Poco::Exception& e) {
+    if (error) *error = e.displayText();
+  } catch (const std::exception& e) {
+    if (error) *error = e.what();
+  }
+  return false;
 }
 
 }  // namespace sandgate

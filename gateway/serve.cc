@@ -22,6 +22,7 @@
 
 #include "gateway/http/http_server.h"
 #include "gateway/http/metrics.h"
+#include "gateway/isolation/worker_pool.h"
 #include "gateway/report_json.h"
 #include "gateway/smtp/content_filter.h"
 #include "gateway/smtp/smtp_relay.h"
@@ -40,7 +41,8 @@ namespace {
 
 constexpr const char* kServeUsage =
     "usage: sandgate serve [--config FILE] [--http HOST:PORT] [--smtp HOST:PORT]\n"
-    "                      [--next-hop HOST:PORT] [--data-dir DIR] [--policy FILE]\n";
+    "                      [--next-hop HOST:PORT] [--data-dir DIR] [--policy FILE]\n"
+    "                      [--no-isolation]\n";
 
 std::string json_event(const std::string& event, const std::string& message) {
   std::string l = "{\"event\":";
@@ -130,9 +132,14 @@ class ReopeningStore : public QuarantineStore {
 
 bool build_serve_config(const std::vector<std::string>& args, ServiceConfig& config, std::ostream& err) {
   std::string config_file, http, smtp, next_hop, data_dir, policy;
+  bool no_isolation = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     std::string* target = nullptr;
+    if (a == "--no-isolation") {
+      no_isolation = true;
+      continue;
+    }
     if (a == "--config") target = &config_file;
     else if (a == "--http") target = &http;
     else if (a == "--smtp") target = &smtp;
@@ -183,6 +190,7 @@ bool build_serve_config(const std::vector<std::string>& args, ServiceConfig& con
     return false;
   if (!data_dir.empty()) config.data_dir = data_dir;
   if (!policy.empty()) config.policy_path = policy;
+  if (no_isolation) config.isolation.enabled = false;
   return true;
 }
 
@@ -278,6 +286,25 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     err << "sandgate serve: the policy " << config.policy_path << " could not be loaded\n";
     return 2;
   }
+
+  // Scan workers: forked now, while this process has no other thread (see
+  // gateway/isolation/worker_pool.h), before the watcher and the intake start.
+  std::unique_ptr<WorkerPool> pool;
+  if (config.isolation.enabled) {
+    WorkerPoolOptions po;
+    po.workers = config.isolation.workers;
+    po.jobs_per_worker = config.isolation.jobs_per_worker;
+    po.limits.address_space_bytes = config.isolation.memory_bytes;
+    po.user = config.isolation.user;
+    po.scratch_root = (std::filesystem::path(config.data_dir) / "scratch").string();
+    pool = std::make_unique<WorkerPool>(po, store, &metrics,
+                                        [&](const std::string& l) { log_line(json_event("isolation", l)); });
+    std::string perr;
+    if (!pool->start(&perr)) {
+      err << "sandgate serve: scan workers: " << perr << " (--no-isolation scans in-process)\n";
+      return 2;
+    }
+  }
   store.start_watching();
   if (stale_spool > 0)
     log_line(json_event("spool", "removed " + std::to_string(stale_spool) +
@@ -291,6 +318,7 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   HttpService http(config.http, config.data_dir, store, metrics);
   http.state().log_line = log_line;
   http.state().quarantine = quarantine.get();
+  http.state().pool = pool.get();
   http.state().hold_uploads = true;
   http.state().next_hop = config.smtp.next_hop;
   if (const char* d = std::getenv("SANDGATE_TEST_SCAN_DELAY_MS")) http.state().test_scan_delay_ms = std::atoi(d);
@@ -312,6 +340,7 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
       std::counting_semaphore<1024>& s;
       ~Release() { s.release(); }
     } release{scan_slots};
+    if (pool) return pool->scan(sub);
     auto policy = store.current();
     if (!policy) throw std::runtime_error("no policy loaded");
     ScanOptions opts;
@@ -371,6 +400,7 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
     append_json_string(l, smtp_bound.to_string());
     l += ",\"next_hop\":";
     append_json_string(l, config.smtp.next_hop.to_string());
+    l += ",\"scan_workers\":" + std::to_string(pool ? pool->size() : 0);
     l += "}";
     log_line(l);
   }

@@ -13,7 +13,7 @@ const char* rule_for(const Finding& f) {
   if (id == "archive.encrypted" || id == "mime.encrypted") return "builtin-encrypted";
   if (id.starts_with("limits.")) return "builtin-limits";
   if (id == "unpack.error" || id == "unpack.unsupported" || id == "unpack.no_entries" ||
-      id == "engine.error")
+      id == "engine.error" || id == "engine.crash" || id == "engine.timeout" || id == "engine.memory")
     return "builtin-fail-closed";
   if (f.severity >= Severity::high) return "builtin-high-severity";
   return nullptr;

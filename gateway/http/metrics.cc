@@ -107,7 +107,23 @@ std::string Metrics::render(const Gauges& g) const {
   o += "sandgate_engine_errors_total " + std::to_string(engine_errors_.load()) + "\n";
   head("sandgate_engine_timeouts_total", "counter", "Scans stopped by their time limit.");
   o += "sandgate_engine_timeouts_total " + std::to_string(engine_timeouts_.load()) + "\n";
+  if (workers_alive_.load() >= 0) {
+    head("sandgate_worker_crashes_total", "counter",
+         "Submissions lost to a scan worker that crashed, passed its deadline or ran out of memory.");
+    for (const char* kind : {"crash", "timeout", "memory"}) {
+      auto it = worker_failures_.find(kind);
+      o += std::string("sandgate_worker_crashes_total{kind=\"") + kind + "\"} " +
+           std::to_string(it == worker_failures_.end() ? 0 : it->second) + "\n";
+    }
+    head("sandgate_workers_alive", "gauge", "Scan worker processes running (idle or busy).");
+    o += "sandgate_workers_alive " + std::to_string(workers_alive_.load()) + "\n";
+  }
   return o;
+}
+
+void Metrics::count_worker_failure(const std::string& kind) {
+  std::lock_guard lock(mu_);
+  ++worker_failures_[kind];
 }
 
 }  // namespace sandgate

@@ -24,6 +24,11 @@ class Metrics {
   void count_engine_timeout() { engine_timeouts_.fetch_add(1); }
   void count_reload_failure() { reload_failures_.fetch_add(1); }
   void count_rejected_busy() { rejected_busy_.fetch_add(1); }
+  // Scan workers (gateway/isolation): a submission lost to a worker that died
+  // ("crash"), was killed at its deadline ("timeout") or ran out of memory
+  // ("memory"); and how many workers are running.
+  void count_worker_failure(const std::string& kind);
+  void set_workers_alive(int64_t n) { workers_alive_.store(n); }
 
   // Gauges read at scrape time (set by the service).
   struct Gauges {
@@ -52,6 +57,8 @@ class Metrics {
   std::atomic<uint64_t> engine_timeouts_{0};
   std::atomic<uint64_t> reload_failures_{0};
   std::atomic<uint64_t> rejected_busy_{0};
+  std::map<std::string, uint64_t> worker_failures_;  // by kind, under mu_
+  std::atomic<int64_t> workers_alive_{-1};           // -1: no worker pool (in-process scans)
 };
 
 }  // namespace sandgate

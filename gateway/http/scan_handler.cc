@@ -36,6 +36,7 @@
 #include "gateway/engine.h"
 #include "gateway/http/multipart.h"
 #include "gateway/http/quarantine_api.h"
+#include "gateway/isolation/worker_pool.h"
 #include "gateway/quarantine/store.h"
 #include "gateway/report_json.h"
 #include "policies/language/yaml_policy.h"
@@ -468,7 +469,7 @@ class ApiHandler : public Poco::Net::HTTPRequestHandler {
         auto current = s_.store.current();
         if (!current) current = policy;
         auto t0 = Clock::now();
-        report = scan_submission(sub, *current, opts);
+        report = s_.pool ? s_.pool->scan(sub) : scan_submission(sub, *current, opts);
         if (s_.test_scan_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(s_.test_scan_delay_ms));
         secs = std::chrono::duration<double>(Clock::now() - t0).count();
         scanned = true;

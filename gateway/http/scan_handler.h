@@ -34,6 +34,7 @@
 namespace sandgate {
 
 class QuarantineStore;
+class WorkerPool;
 
 // Shared by every request of one service. Thread-safe.
 struct ApiState {
@@ -53,6 +54,8 @@ struct ApiState {
   // it; a store that is missing or failing then means 503).
   bool hold_uploads = false;
   std::function<void(const std::string&)> log_line;  // one JSON line per request; default stderr
+  // Scans run in these confined worker processes; null: in this process.
+  WorkerPool* pool = nullptr;
 
   std::atomic<int> in_flight{0};  // admitted /v1/scan requests
   std::atomic<bool> stopping{false};

@@ -5,7 +5,7 @@
 namespace sandgate::policy_lang {
 
 bool is_engine_error_finding(std::string_view id) {
-  return id == "engine.error" || id == "unpack.error" || id == "unpack.unsupported";
+  return id == "engine.error" || id == "unpack.error" || id == "unpack.unsupported" || id == "engine.crash" || id == "engine.timeout" || id == "engine.memory";
 }
 
 namespace {
