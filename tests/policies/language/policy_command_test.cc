@@ -118,17 +118,17 @@ TEST_CASE("load_policy_for_cli returns a policy, or null with the errors printed
   CHECK(err.str().find("broken.yaml:18:15: unknown action 'quarantne'") != std::string::npos);
 }
 
-TEST_CASE("explain: a zip of PDFs passes (tagged) in mail and is quarantined in upload") {
+TEST_CASE("explain: a zip of PDFs passes in mail and is quarantined in upload") {
   std::string zip = test_data_dir() + "/cv-pdfs.zip";
   Run mail = run({"explain", "--policy", shipped(), "--profile", "mail", zip});
   CAPTURE(mail.out);
   CAPTURE(mail.err);
   REQUIRE(mail.rc == 0);
   CHECK(mail.out.find("profile mail") != std::string::npos);
-  CHECK(mail.out.find("rule 'tag-scanned'") != std::string::npos);
-  CHECK(mail.out.find("MATCH on depth=0 -> tag  [decides]") != std::string::npos);
+  CHECK(mail.out.find("rule 'deliver-scanned'") != std::string::npos);
+  CHECK(mail.out.find("MATCH on depth=0 -> pass  [decides]") != std::string::npos);
   CHECK(mail.out.find("rule 'executables-and-scripts' (line ") != std::string::npos);
-  CHECK(mail.out.find("decision: tag (verdict pass)") != std::string::npos);
+  CHECK(mail.out.find("decision: pass (verdict pass)") != std::string::npos);
 
   Run upload = run({"explain", "--policy", shipped(), "--profile", "upload", zip});
   CAPTURE(upload.out);
