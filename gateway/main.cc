@@ -8,7 +8,9 @@
 #include "gateway/cli.h"
 
 int main(int argc, char** argv) {
-  std::ios::sync_with_stdio(false);
+  // std::cout stays synchronised with stdio: libraries flush it from scan
+  // threads (qpdf's QPDFLogger flushes std::cout when it is destroyed), and an
+  // unsynchronised cout's buffer is not thread-safe (that printed reports twice).
   // Child buffers of up to 1 MiB come and go for every object: keep them on the
   // heap instead of a fresh mmap (and zeroed pages) each time.
   mallopt(M_MMAP_THRESHOLD, 4 << 20);

@@ -72,6 +72,7 @@ class Result:
         self.parse_error = None
         for line in stdout.decode("utf-8", "replace").splitlines():
             if not line.strip():
+                self.parse_error = "blank line in JSON Lines output"
                 continue
             try:
                 self.reports.append(json.loads(line))

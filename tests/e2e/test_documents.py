@@ -328,6 +328,16 @@ class Documents(SandgateCase):
         root = self.obj(rep, "cv.pdf")
         self.assertEqual(root.get("facts", {}).get("pdf.parsed"), "true")
 
+    def test_many_pdfs_in_one_scan_print_each_report_once(self):
+        # qpdf flushes std::cout from the scan threads when a document's logger
+        # goes away; with an unsynchronised cout that raced the report printer
+        # and printed reports twice (and blank lines) in about one run in three.
+        data = F.minimal_pdf("Curriculum vitae")
+        paths = [self.write("many/cv%03d.pdf" % i, data) for i in range(400)]
+        res, reps = self.scan(*paths, args=("--jobs", "8"), expect_rc=0)
+        self.assertEqual(len(res.stdout.splitlines()), len(paths), res.describe())
+        self.assertEqual(len({r["id"] for r in reps}), len(paths))
+
     # -- HTML / SVG ----------------------------------------------------------
 
     def test_html_smuggling(self):
