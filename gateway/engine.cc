@@ -489,9 +489,13 @@ Report scan_submission(const Submission& submission, const Policy& policy,
   } else {
     root.size = root.bytes->size();
     Hashes hashes;
-    SourceStream in(root.bytes);
-    for (auto chunk = in.next_chunk(1 << 20); !chunk.empty(); chunk = in.next_chunk(1 << 20))
-      hashes.update(chunk.data(), chunk.size());
+    if (const unsigned char* v = root.bytes->view()) {
+      hashes.update(v, static_cast<size_t>(root.size));  // mapped: no copy
+    } else {
+      SourceStream in(root.bytes);
+      for (auto chunk = in.next_chunk(1 << 20); !chunk.empty(); chunk = in.next_chunk(1 << 20))
+        hashes.update(chunk.data(), chunk.size());
+    }
     hashes.finish(root);
     state.objects.push_back(std::move(root));
     state.process(0);

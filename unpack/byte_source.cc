@@ -3,12 +3,14 @@
 #include "unpack/byte_source.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 namespace sandgate {
 
@@ -27,7 +29,10 @@ namespace {
 class FileSource final : public ByteSource {
  public:
   FileSource(int fd, uint64_t size) : fd_(fd), size_(size) {}
-  ~FileSource() override { ::close(fd_); }
+  ~FileSource() override {
+    if (map_ != nullptr && map_ != MAP_FAILED) ::munmap(map_, static_cast<size_t>(size_));
+    ::close(fd_);
+  }
   uint64_t size() const override { return size_; }
   size_t read_at(uint64_t offset, void* buf, size_t n) const override {
     if (offset >= size_) return 0;
@@ -42,10 +47,22 @@ class FileSource final : public ByteSource {
     }
     return done;
   }
+  // Maps the file read-only on first use. The spool and scratch files under
+  // a source are never truncated while it lives, so the mapping cannot fault.
+  const unsigned char* view() const override {
+    if (size_ == 0 || size_ > kMaxMappedFile) return nullptr;
+    std::call_once(map_once_, [this] {
+      map_ = ::mmap(nullptr, static_cast<size_t>(size_), PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+                    fd_, 0);
+    });
+    return map_ == MAP_FAILED ? nullptr : static_cast<const unsigned char*>(map_);
+  }
 
  private:
   int fd_;
   uint64_t size_;
+  mutable std::once_flag map_once_;
+  mutable void* map_ = nullptr;
 };
 
 class MemorySource final : public ByteSource {
@@ -57,6 +74,9 @@ class MemorySource final : public ByteSource {
     n = std::min<size_t>(n, bytes_.size() - static_cast<size_t>(offset));
     std::memcpy(buf, bytes_.data() + offset, n);
     return n;
+  }
+  const unsigned char* view() const override {
+    return reinterpret_cast<const unsigned char*>(bytes_.data());
   }
 
  private:
@@ -72,6 +92,10 @@ class SliceSource final : public ByteSource {
     if (offset >= length_) return 0;
     n = static_cast<size_t>(std::min<uint64_t>(n, length_ - offset));
     return base_->read_at(offset_ + offset, buf, n);
+  }
+  const unsigned char* view() const override {
+    const unsigned char* v = base_->view();
+    return v ? v + offset_ : nullptr;
   }
 
  private:

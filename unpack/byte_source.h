@@ -22,6 +22,16 @@ class ByteSource {
 
   // Reads [offset, offset+n) clipped to the source into a string.
   std::string read_string(uint64_t offset, size_t n) const;
+
+  // The whole contents as one contiguous read-only span when the source can
+  // give one without copying (a memory buffer, a window of one, or a file of
+  // at most kMaxMappedFile bytes, mapped on first use); nullptr otherwise.
+  // Valid as long as the source lives. Thread-safe. Hot loops that stream a
+  // whole object (digests, entropy) use it to skip read_at's copy.
+  virtual const unsigned char* view() const { return nullptr; }
+  // Files mapped by view(): small enough to stay far below a worker's
+  // address-space limit (1 GiB) with a chain of mapped ancestors in flight.
+  static constexpr uint64_t kMaxMappedFile = 16ull << 20;
 };
 
 using ByteSourcePtr = std::shared_ptr<const ByteSource>;

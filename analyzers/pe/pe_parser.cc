@@ -369,11 +369,24 @@ bool pe_read_pass(const ByteSource& src, PeInfo& pe, const PeParseOptions& opt,
   }
   const bool merged = pe.sections.size() <= kMaxMergedSections;
 
-  std::unique_ptr<unsigned char[]> buf(new unsigned char[kPassBlock]);
+  // Bytes come straight from the source's memory when it has a view (no copy
+  // of a 1 MiB file through a buffer), else through read_at.
+  const unsigned char* view = src.view();
+  const uint64_t size = src.size();
+  std::unique_ptr<unsigned char[]> buf(view ? nullptr : new unsigned char[kPassBlock]);
   uint32_t h[4][256];
   // Streams [from, to) of the file through fn(offset, bytes, n) in blocks;
   // false on a short read.
   auto stream = [&](Interval iv, auto&& fn) {
+    if (view) {
+      const uint64_t end = std::min(iv.to, size);
+      for (uint64_t at = iv.from; at < end;) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(kPassBlock, end - at));
+        fn(at, view + at, n);
+        at += n;
+      }
+      return iv.from >= iv.to || iv.to <= size;  // as read_at: short past the end
+    }
     for (uint64_t at = iv.from; at < iv.to;) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(kPassBlock, iv.to - at));
       size_t got = src.read_at(at, buf.get(), want);

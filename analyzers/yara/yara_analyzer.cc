@@ -53,12 +53,18 @@ class YaraAnalyzer final : public Analyzer {
 
     const uint64_t size = obj.bytes->size();
     const size_t want = static_cast<size_t>(std::min(size, kYaraMaxScanBytes));
-    buffer_.resize(want);
-    size_t have = 0;
-    while (have < want) {
-      size_t got = obj.bytes->read_at(have, buffer_.data() + have, want - have);
-      if (got == 0) break;
-      have += got;
+    // The object's own memory when it has a view; else a copy into buffer_.
+    const unsigned char* data = obj.bytes->view();
+    size_t have = want;
+    if (!data) {
+      buffer_.resize(want);
+      have = 0;
+      while (have < want) {
+        size_t got = obj.bytes->read_at(have, buffer_.data() + have, want - have);
+        if (got == 0) break;
+        have += got;
+      }
+      data = buffer_.data();
     }
     const bool cut = have < size;
 
@@ -69,7 +75,7 @@ class YaraAnalyzer final : public Analyzer {
     vars.type_label = obj.type.label;
     vars.depth = obj.depth;
     vars.channel = ctx->channel;
-    YaraScanResult r = scanner_->scan({buffer_.data(), have}, vars, kYaraTimeoutSeconds);
+    YaraScanResult r = scanner_->scan({data, have}, vars, kYaraTimeoutSeconds);
     if (buffer_.capacity() > kKeepBufferBytes) std::vector<unsigned char>().swap(buffer_);
 
     const std::string scope = cut ? "; scanned the first " + std::to_string(have) + " of " +

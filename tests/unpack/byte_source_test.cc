@@ -52,6 +52,50 @@ TEST_CASE("file source reads a regular file and refuses the rest") {
   CHECK_FALSE(open_file_source("/tmp", &err));
 }
 
+TEST_CASE("view gives the same bytes as read_at without a copy, where it can") {
+  auto mem = memory_source("0123456789");
+  REQUIRE(mem->view());
+  CHECK(std::string(reinterpret_cast<const char*>(mem->view()), 10) == "0123456789");
+  auto slice = slice_source(mem, 3, 4);
+  REQUIRE(slice->view());
+  CHECK(std::string(reinterpret_cast<const char*>(slice->view()), 4) == "3456");
+
+  std::string path = "/tmp/sandgate-bs-view.bin";
+  std::string content;
+  for (int i = 0; i < 300000; ++i) content.push_back(static_cast<char>((i * 7) & 0xff));
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << content;
+  }
+  std::string err;
+  auto file = open_file_source(path, &err);
+  REQUIRE(file);
+  const unsigned char* v = file->view();
+  REQUIRE(v);
+  CHECK(file->view() == v);  // mapped once
+  CHECK(std::string(reinterpret_cast<const char*>(v), content.size()) == content);
+  auto fslice = slice_source(file, 1000, 50);
+  CHECK(std::string(reinterpret_cast<const char*>(fslice->view()), 50) == content.substr(1000, 50));
+
+  // An empty file and a file over the mapping limit have no view: callers read.
+  { std::ofstream f(path + ".empty", std::ios::binary); }
+  auto empty = open_file_source(path + ".empty", &err);
+  REQUIRE(empty);
+  CHECK(empty->view() == nullptr);
+  {
+    std::ofstream f(path + ".big", std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(ByteSource::kMaxMappedFile));
+    f.put('x');
+  }
+  auto big = open_file_source(path + ".big", &err);
+  REQUIRE(big);
+  CHECK(big->view() == nullptr);
+  CHECK(big->read_string(ByteSource::kMaxMappedFile, 1) == "x");
+  std::remove(path.c_str());
+  std::remove((path + ".empty").c_str());
+  std::remove((path + ".big").c_str());
+}
+
 TEST_CASE("severity names round-trip") {
   for (auto s : {Severity::info, Severity::low, Severity::medium, Severity::high, Severity::critical})
     CHECK(parse_severity(severity_name(s)) == s);
