@@ -5,6 +5,8 @@
 #
 #   fuzz/run.sh TARGET|all SECONDS [BUILD_DIR]
 #
+# FUZZ_JOBS=N runs N targets at a time (each libFuzzer process uses one core).
+#
 # BUILD_DIR (default build-fuzz) is a build made with
 #   CXX=clang++ meson setup build-fuzz -Dfuzz=true && ninja -C build-fuzz
 # Seeds are read from fuzz/corpus/TARGET and never written: new inputs go to a
@@ -22,11 +24,20 @@ if [ "$target" = all ]; then
 else
   targets=$target
 fi
+jobs=${FUZZ_JOBS:-1}
+if [ "$jobs" -gt 1 ] && [ "$(echo $targets | wc -w)" -gt 1 ]; then
+  # One run of this script per target, N at a time; xargs exits non-zero
+  # when any of them did.
+  [ -n "${FUZZ_NO_HEADER:-}" ] || printf '%-20s %8s %12s  %s\n' target seconds executions result
+  echo $targets | tr ' ' '\n' |
+    FUZZ_JOBS=1 FUZZ_NO_HEADER=1 xargs -P "$jobs" -I{} "$0" {} "$seconds" "$build"
+  exit $?
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/sandgate-fuzz-XXXXXX")
 artifacts=${FUZZ_ARTIFACTS:-$work/artifacts}
 mkdir -p "$artifacts"
 status=0
-printf '%-20s %8s %12s  %s\n' target seconds executions result
+[ -n "${FUZZ_NO_HEADER:-}" ] || printf '%-20s %8s %12s  %s\n' target seconds executions result
 for t in $targets; do
   bin=$build/fuzz/fuzz_$t
   [ -x "$bin" ] || bin=$build/fuzz/$t/fuzz_$t  # targets that define their own executable

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policies/policy.h"
@@ -21,9 +22,20 @@ struct Submission {
   SubmissionFacts facts;
 };
 
+// Told where the scan is: the object's report path and the stage ("type
+// detection", "analyzer pe", "unpacker zip"), before each stage starts.
+// A scan worker keeps the last one where the front can read it after a crash
+// or a kill, so engine.crash / engine.timeout name the object.
+class ScanProgress {
+ public:
+  virtual ~ScanProgress() = default;
+  virtual void at(std::string_view object_path, std::string_view stage) = 0;
+};
+
 struct ScanOptions {
   std::string scratch_dir;  // where spilled child bytes go; empty: $TMPDIR or /tmp
   bool keep_bytes = false;  // keep Object::bytes in the report (else released)
+  ScanProgress* progress = nullptr;  // not owned; called on the scanning thread
 };
 
 struct Report {

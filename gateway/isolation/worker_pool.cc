@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -87,9 +88,16 @@ struct WorkerPool::Worker {
   int pidfd = -1;
   uint64_t generation = 0;
   int jobs = 0;
+  ProgressPage* progress = nullptr;  // shared with the worker, read-only here
   ~Worker() {
     close_fd(fd);  // the worker reads EOF and exits; the zygote reaps it
     close_fd(pidfd);
+    if (progress) ::munmap(progress, ProgressPage::kBytes);
+  }
+  // " while scanning PATH (STAGE)" when the worker recorded where it was.
+  std::string where() const {
+    std::string at = read_progress(progress);
+    return at.empty() ? std::string() : " while scanning " + at;
   }
   void kill() const {
 #ifdef SYS_pidfd_send_signal
@@ -221,7 +229,15 @@ std::unique_ptr<WorkerPool::Worker> WorkerPool::spawn(uint64_t generation, std::
   w->generation = zygote_generation_;
   // Wait until it is confined (and its libraries warm) before using it.
   std::string ready;
-  Recv r = recv_frames(fd, Clock::now() + std::chrono::seconds(30), kMaxControl, ready, nullptr);
+  int page_fd = -1;
+  Recv r = recv_frames(fd, Clock::now() + std::chrono::seconds(30), kMaxControl, ready, &page_fd);
+  if (page_fd >= 0) {
+    struct stat st {};
+    if (::fstat(page_fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size >= static_cast<off_t>(ProgressPage::kBytes))
+      w->progress = map_progress_page(page_fd, false);
+    close_fd(page_fd);
+  }
   if (r != Recv::ok || ready != "Y") {
     w->kill();
     std::string answer2;
@@ -290,13 +306,14 @@ WorkerPool::Outcome WorkerPool::run_job(Worker& w, const Submission& sub, int sp
   Recv r = recv_frames(w.fd, deadline, kMaxReport, answer, nullptr);
   if (r == Recv::timeout) {
     w.kill();
-    evidence = "no answer within " + std::to_string(static_cast<int>(deadline_s)) + " s; the worker was killed";
+    evidence = "no answer within " + std::to_string(static_cast<int>(deadline_s)) + " s; the worker was killed" +
+               w.where();
     return Outcome::timeout;
   }
   if (r != Recv::ok) {
     w.kill();
     std::string status = exit_status(w.pid);
-    evidence = "the scan worker " + status;
+    evidence = "the scan worker " + status + w.where();
     // RLIMIT_CPU (set a little past the deadline) ends a spinning worker.
     return status.find("SIGXCPU") != std::string::npos ? Outcome::timeout : Outcome::crash;
   }
@@ -309,7 +326,7 @@ WorkerPool::Outcome WorkerPool::run_job(Worker& w, const Submission& sub, int sp
   std::string_view payload(answer);
   payload.remove_prefix(2);
   if (answer[0] == 'M') {
-    evidence = std::string(payload);
+    evidence = std::string(payload) + w.where();
     return Outcome::memory;
   }
   if (answer[0] == 'R') {
@@ -320,7 +337,7 @@ WorkerPool::Outcome WorkerPool::run_job(Worker& w, const Submission& sub, int sp
     evidence = "unreadable report from the scan worker: " + err;
     return Outcome::crash;
   }
-  evidence = std::string(payload);
+  evidence = std::string(payload) + w.where();
   retire = true;
   return Outcome::crash;
 }

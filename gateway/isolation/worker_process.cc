@@ -22,6 +22,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -136,6 +137,67 @@ Recv recv_frames(int fd, std::optional<Clock::time_point> deadline, size_t max_b
   }
 }
 
+ProgressPage* map_progress_page(int fd, bool writable) {
+  void* p = ::mmap(nullptr, ProgressPage::kBytes, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+                   fd, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<ProgressPage*>(p);
+}
+
+std::string read_progress(const ProgressPage* page) {
+  if (!page) return {};
+  size_t n = std::min<size_t>(page->length, ProgressPage::kText);
+  std::string out;
+  out.reserve(std::min<size_t>(n, 300));
+  for (size_t i = 0; i < n && out.size() < 300; ++i) {
+    char c = page->text[i];
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  return out;
+}
+
+static void plant_fault(std::string_view hay);
+
+namespace {
+// The worker's side: "PATH (STAGE)" into the shared page.
+class PageProgress final : public ScanProgress {
+ public:
+  explicit PageProgress(ProgressPage* page, bool faults) : page_(page), faults_(faults) {}
+  void at(std::string_view object_path, std::string_view stage) override {
+    record(object_path, stage);
+    // Tests: a fault planted in an object inside the submission (a zip
+    // entry named with the marker), with the page naming it.
+    if (faults_ && stage == "type detection") {
+      size_t slash = object_path.rfind('/');
+      if (slash != std::string_view::npos) plant_fault(object_path.substr(slash + 1));
+    }
+  }
+  void record(std::string_view object_path, std::string_view stage) {
+    if (!page_) return;
+    page_->length = 0;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    size_t n = 0;
+    auto put = [&](std::string_view s) {
+      size_t k = std::min(s.size(), ProgressPage::kText - n);
+      std::memcpy(page_->text + n, s.data(), k);
+      n += k;
+    };
+    put(object_path);
+    put(" (");
+    put(stage);
+    put(")");
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    page_->length = static_cast<uint32_t>(n);
+  }
+  void clear() {
+    if (page_) page_->length = 0;
+  }
+
+ private:
+  ProgressPage* page_;
+  bool faults_;
+};
+}  // namespace
+
 std::string describe_status(int status) {
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
@@ -205,13 +267,8 @@ static bool parse_job(const std::string& text, Submission& sub, double& seconds)
 // Planted faults for the containment tests: armed only when the environment
 // variable SANDGATE_TEST_FAULT is set (by a test), triggered by the marker
 // "sandgate-test-fault-KIND" in the submission's name or its first 64 KiB.
-static void maybe_fault(const Submission& sub, int fd) {
-  const char* armed = std::getenv("SANDGATE_TEST_FAULT");
-  if (!armed || !*armed) return;
-  std::string hay = sub.name;
-  std::vector<char> head(64 * 1024);
-  ssize_t n = ::pread(fd, head.data(), head.size(), 0);
-  if (n > 0) hay.append(head.data(), static_cast<size_t>(n));
+// Plants the fault a marker "sandgate-test-fault-KIND" in hay asks for.
+static void plant_fault(std::string_view hay) {
   auto has = [&](const char* kind) { return hay.find(std::string("sandgate-test-fault-") + kind) != std::string::npos; };
   if (has("crash")) ::raise(SIGSEGV);
   if (has("abort")) std::abort();
@@ -229,6 +286,21 @@ static void maybe_fault(const Submission& sub, int fd) {
     std::vector<std::unique_ptr<char[]>> hoard;
     while (true) hoard.emplace_back(new char[16u << 20]);
   }
+}
+
+static bool faults_armed() {
+  const char* armed = std::getenv("SANDGATE_TEST_FAULT");
+  return armed && *armed;
+}
+
+// Before the scan: a marker in the submission's name or first 64 KiB.
+static void maybe_fault(const Submission& sub, int fd) {
+  if (!faults_armed()) return;
+  std::string hay = sub.name;
+  std::vector<char> head(64 * 1024);
+  ssize_t n = ::pread(fd, head.data(), head.size(), 0);
+  if (n > 0) hay.append(head.data(), static_cast<size_t>(n));
+  plant_fault(hay);
 }
 
 static void warm_up(const std::string& scratch, const Policy& policy) {
@@ -264,8 +336,16 @@ static void warm_up(const std::string& scratch, const Policy& policy) {
   ::setenv("TMPDIR", scratch.c_str(), 1);  // where the 7zz reader makes its directory
   if (user && !drop_privileges(*user, &err)) die(err);
   warm_up(scratch, *policy);
+  // The progress page (made before seccomp, which has no memfd_create).
+  int page_fd = static_cast<int>(::syscall(SYS_memfd_create, "sandgate-progress", MFD_CLOEXEC));
+  ProgressPage* page = nullptr;
+  if (page_fd >= 0 && ::ftruncate(page_fd, ProgressPage::kBytes) == 0)
+    page = map_progress_page(page_fd, true);
+  if (!page) close_fd(page_fd);  // the front then has no names, only the outcome
+  PageProgress progress(page, faults_armed());
   if (o.seccomp && !install_seccomp_filter(&err)) die(err);
-  if (!send_frames(sock, "Y", -1)) ::_exit(0);
+  if (!send_frames(sock, "Y", page_fd)) ::_exit(0);
+  close_fd(page_fd);  // the mapping stays
 
   while (true) {
     std::string job;
@@ -283,6 +363,8 @@ static void warm_up(const std::string& scratch, const Policy& policy) {
       limit_cpu_for_next_job(seconds + 1);
       ScanOptions opts;
       opts.scratch_dir = scratch;
+      opts.progress = &progress;
+      progress.clear();
       try {
         maybe_fault(sub, fd);
         Report report = scan_submission(sub, *policy, opts);

@@ -39,6 +39,25 @@ bool send_frames(int fd, std::string_view data, int pass_fd);
 Recv recv_frames(int fd, std::optional<std::chrono::steady_clock::time_point> deadline, size_t max_bytes,
                  std::string& out, int* got_fd);
 
+// Where a worker keeps the object and stage it is at (ScanProgress), in a
+// page it shares with the front: a memfd the worker makes before it is
+// confined and passes with its "ready" frame. The front reads it after a
+// crash or a kill to name the object in engine.crash / engine.timeout. The
+// worker is not trusted: the front clips the length and keeps printable
+// ASCII only.
+struct ProgressPage {
+  static constexpr size_t kBytes = 4096;
+  static constexpr size_t kText = kBytes - sizeof(uint32_t);
+  volatile uint32_t length;  // of text; 0 while being rewritten or unknown
+  char text[kText];
+};
+static_assert(sizeof(ProgressPage) == ProgressPage::kBytes);
+// Maps a progress memfd (read-write for the worker, read-only for the front);
+// nullptr on failure. Unmap with ::munmap(page, ProgressPage::kBytes).
+ProgressPage* map_progress_page(int fd, bool writable);
+// The front's reading: "" when nothing is recorded.
+std::string read_progress(const ProgressPage* page);
+
 // "killed by signal 11 (SIGSEGV)" / "exited with status 0".
 std::string describe_status(int status);
 

@@ -363,6 +363,37 @@ TEST_CASE("planted faults are contained: the right reason, on_error, the worker 
   CHECK(text.find("sandgate_workers_alive ") != std::string::npos);
 }
 
+TEST_CASE("a fault inside a nested object names that object and the stage") {
+  FaultArmed armed;
+  Fixture fx;
+  policy_lang::PolicyStore store(fx.policy.string());
+  REQUIRE(store.ok());
+  WorkerPool pool(fx.options(1), store);
+  std::string error;
+  REQUIRE_MESSAGE(pool.start(&error), error);
+  for (const char* kind : {"crash", "hang"}) {
+    CAPTURE(kind);
+    // The marker is only in the entry's name, compressed (so the check of
+    // the submission's own bytes before the scan does not see it): the
+    // worker reaches it inside the archive.
+    const std::string entry = std::string("cv-sandgate-test-fault-") + kind + ".txt";
+    const std::string tgz = fx.file(std::string("nested-") + kind + ".tar.gz",
+                                    make_archive(ARCHIVE_FORMAT_TAR_USTAR, ARCHIVE_FILTER_GZIP,
+                                                 {{"letter.txt", "Dear candidate\n"}, {entry, "text\n"}}));
+    Report r = pool.scan(submission(tgz, "offer.tar.gz", "upload"));
+    const char* finding = std::string(kind) == "crash" ? "engine.crash" : "engine.timeout";
+    REQUIRE(has_finding(r, finding));
+    const std::string evidence = finding_evidence(r, finding);
+    CHECK_MESSAGE(evidence.find("while scanning offer.tar.gz/") != std::string::npos, evidence);
+    CHECK_MESSAGE(evidence.find("/" + entry + " (type detection)") != std::string::npos, evidence);
+    CHECK(r.decision.action == Action::quarantine);
+  }
+  // A fault in the submission itself, before any object: no name is claimed.
+  Report r = pool.scan(submission(fx.file("f.txt", "sandgate-test-fault-crash\n"), "upload.txt", "upload"));
+  REQUIRE(has_finding(r, "engine.crash"));
+  CHECK(finding_evidence(r, "engine.crash").find("while scanning") == std::string::npos);
+}
+
 TEST_CASE("a hanging scan does not hold up a concurrent clean scan") {
   FaultArmed armed;
   Fixture fx;

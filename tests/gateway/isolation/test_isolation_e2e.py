@@ -216,6 +216,24 @@ class IsolationEndToEnd(unittest.TestCase):
                 self.assertEqual(self.send_mail("a clean message"), 250)
                 self.assertEqual(self.sink.count, before + 1)
 
+    def test_4_a_crash_inside_an_archive_names_the_object(self):
+        import io
+        import tarfile
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for name, data in (("letter.txt", b"Dear candidate\n"),
+                               ("cv-sandgate-test-fault-crash.txt", b"text\n")):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        rep = self.upload(buf.getvalue(), "offer.tar.gz")
+        self.assertEqual(rep["verdict"], "quarantine", rep)
+        crash = [f for f in rep["objects"][0]["findings"] if f["id"] == "engine.crash"]
+        self.assertEqual(len(crash), 1, rep)
+        self.assertRegex(crash[0]["evidence"],
+                         r"while scanning offer\.tar\.gz/.*cv-sandgate-test-fault-crash\.txt "
+                         r"\(type detection\)", rep)
+
     def test_3_clean_upload_during_a_hang_is_not_held_up(self):
         result = {}
         t = threading.Thread(target=lambda: result.update(rep=self.upload(b"sandgate-test-fault-hang")))
