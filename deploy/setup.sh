@@ -10,8 +10,10 @@
 #   deploy/setup.sh deps    install the packages only
 #   deploy/setup.sh build   install + build only
 #
-# Environment: BUILD_DIR (default build), SANITIZE=1 to also build and run the
-# unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (CI does).
+# Environment: BUILD_DIR (default build), SANITIZE=1 to also build with clang
+# under AddressSanitizer + UndefinedBehaviorSanitizer with the libFuzzer
+# targets (BUILD_DIR-asan), run the test suite there and run every fuzz target
+# for FUZZ_SECONDS (default 20) on its seed corpus: CI does.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -26,6 +28,7 @@ PACKAGES=(
   python3 file zip unzip 7zip genisoimage xorriso cpio gcab lhasa
   gzip bzip2 xz-utils zstd lz4 lzip
   gcc-mingw-w64-x86-64-win32 osslsigncode openssl curl
+  clang libclang-rt-14-dev
   swaks postfix postgresql
   mtools qemu-utils ntfs-3g gdisk fdisk dmg2img
 )
@@ -80,14 +83,16 @@ PY
 }
 
 run_tests() {
-  local logs=() status=0
+  local logs=() status=0 fuzz_failed=0
   meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 || status=1
   logs+=("$BUILD_DIR/meson-logs/testlog.json")
   if [ "${SANITIZE:-0}" = 1 ]; then
     local asan="${BUILD_DIR}-asan"
+    # clang, so that the same instrumented build also links the libFuzzer
+    # targets (fuzz/): one sanitizer build serves the suite and the fuzz smoke.
     if [ ! -f "$asan/build.ninja" ]; then
-      meson setup "$asan" . -Db_sanitize=address,undefined -Db_lundef=false \
-        -Dbuildtype=debug >/dev/null
+      CC=clang CXX=clang++ meson setup "$asan" . -Db_sanitize=address,undefined \
+        -Db_lundef=false -Dbuildtype=debug -Dfuzz=true >/dev/null
     fi
     ninja -C "$asan"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -95,8 +100,12 @@ run_tests() {
       meson test -C "$asan" --print-errorlogs --num-processes 2 --suite unpack --suite analyzers \
       --suite policies --suite gateway --suite e2e || status=1
     logs+=("$asan/meson-logs/testlog.json")
+    # Fuzz smoke: every target on its seed corpus, two at a time; a crash,
+    # leak or timeout fails the run (the reproducer's path is printed).
+    FUZZ_JOBS=2 fuzz/run.sh all "${FUZZ_SECONDS:-20}" "$asan" || { status=1; fuzz_failed=1; }
   fi
   summarise "${logs[@]}"
+  [ "${fuzz_failed:-0}" = 1 ] && echo "FAILED: fuzz smoke (see the table above)"
   return $status
 }
 

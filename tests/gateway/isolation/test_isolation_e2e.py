@@ -235,6 +235,18 @@ class IsolationEndToEnd(unittest.TestCase):
                          r"\(type detection\)", rep)
 
     def test_3_clean_upload_during_a_hang_is_not_held_up(self):
+        # Both workers up first (the earlier tests' faults retired some, and
+        # starting a replacement is slow under the sanitizers): the point is
+        # that an idle worker answers at once while another one hangs.
+        for _ in range(20):
+            if re.search(r"sandgate_workers_alive 2\b", self.metrics()):
+                break
+            pair = [threading.Thread(target=lambda: self.upload(b"warm up\n", "w.txt")) for _ in range(2)]
+            for th in pair:
+                th.start()
+            for th in pair:
+                th.join(60)
+        self.assertRegex(self.metrics(), r"sandgate_workers_alive 2\b")
         result = {}
         t = threading.Thread(target=lambda: result.update(rep=self.upload(b"sandgate-test-fault-hang")))
         t.start()
