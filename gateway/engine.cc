@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <Poco/UUIDGenerator.h>
 
 #include <algorithm>
 #include <chrono>
@@ -25,6 +24,7 @@
 #include "analyzers/analyzer.h"
 #include "analyzers/pe/code_signing.h"
 #include "analyzers/yara/yara_rules.h"
+#include "gateway/uuid.h"
 #include "policies/language/yaml_policy.h"
 #include "unpack/type_detect.h"
 #include "unpack/unpacker.h"
@@ -459,7 +459,7 @@ Report scan_submission(const Submission& submission, const Policy& policy,
                        const ScanOptions& options) {
   auto started = Clock::now();
   Report report;
-  report.id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  report.id = random_uuid();
 
   ScanState state;
   state.limits = policy.limits_for(submission.facts);
@@ -491,7 +491,8 @@ Report scan_submission(const Submission& submission, const Policy& policy,
   root.path = root.name;
   root.declared_mime = submission.facts.declared_mime;
   std::string error;
-  root.bytes = open_file_source(submission.spool_path, &error);
+  root.bytes = submission.spool_fd >= 0 ? open_fd_source(submission.spool_fd, &error)
+                                         : open_file_source(submission.spool_path, &error);
   if (!root.bytes) {
     root.findings.push_back(make_finding("engine.error", "cannot read submission", error));
     state.objects.push_back(std::move(root));

@@ -18,6 +18,8 @@ namespace sandgate {
 
 struct Submission {
   std::string spool_path;  // the bytes to scan (a file, or a mail message for channel "mail")
+  int spool_fd = -1;       // when >= 0, an open descriptor of those bytes, used instead of
+                           // spool_path (not owned: the engine reads a duplicate)
   std::string name;        // the root object's path/name in the report
   SubmissionFacts facts;
 };

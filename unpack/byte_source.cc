@@ -50,7 +50,7 @@ class FileSource final : public ByteSource {
   // Maps the file read-only on first use. The spool and scratch files under
   // a source are never truncated while it lives, so the mapping cannot fault.
   const unsigned char* view() const override {
-    if (size_ == 0 || size_ > kMaxMappedFile) return nullptr;
+    if (size_ < kMinMappedFile || size_ > kMaxMappedFile) return nullptr;
     std::call_once(map_once_, [this] {
       map_ = ::mmap(nullptr, static_cast<size_t>(size_), PROT_READ, MAP_PRIVATE | MAP_POPULATE,
                     fd_, 0);
@@ -119,6 +119,21 @@ ByteSourcePtr open_file_source(const std::string& path, std::string* error) {
     return nullptr;
   }
   return std::make_shared<FileSource>(fd, static_cast<uint64_t>(st.st_size));
+}
+
+ByteSourcePtr open_fd_source(int fd, std::string* error) {
+  int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) {
+    if (error) *error = std::string("descriptor: ") + std::strerror(errno);
+    return nullptr;
+  }
+  struct stat st {};
+  if (::fstat(own, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (error) *error = "descriptor: not a regular file";
+    ::close(own);
+    return nullptr;
+  }
+  return std::make_shared<FileSource>(own, static_cast<uint64_t>(st.st_size));
 }
 
 ByteSourcePtr memory_source(std::string bytes) {

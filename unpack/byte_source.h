@@ -25,12 +25,16 @@ class ByteSource {
 
   // The whole contents as one contiguous read-only span when the source can
   // give one without copying (a memory buffer, a window of one, or a file of
-  // at most kMaxMappedFile bytes, mapped on first use); nullptr otherwise.
+  // kMinMappedFile to kMaxMappedFile bytes, mapped on first use); nullptr
+  // otherwise.
   // Valid as long as the source lives. Thread-safe. Hot loops that stream a
   // whole object (digests, entropy) use it to skip read_at's copy.
   virtual const unsigned char* view() const { return nullptr; }
   // Files mapped by view(): small enough to stay far below a worker's
-  // address-space limit (1 GiB) with a chain of mapped ancestors in flight.
+  // address-space limit (1 GiB) with a chain of mapped ancestors in flight,
+  // and large enough that the mapping costs less than a copy (a mmap/munmap
+  // pair costs about what reading 100 KiB does).
+  static constexpr uint64_t kMinMappedFile = 128ull << 10;
   static constexpr uint64_t kMaxMappedFile = 16ull << 20;
 };
 
@@ -38,6 +42,9 @@ using ByteSourcePtr = std::shared_ptr<const ByteSource>;
 
 // Opens a file read-only. On failure returns null and sets *error.
 ByteSourcePtr open_file_source(const std::string& path, std::string* error);
+// A source over a duplicate of an open descriptor of a regular file (the
+// caller keeps its own). On failure returns null and sets *error.
+ByteSourcePtr open_fd_source(int fd, std::string* error);
 // Owns a copy of the bytes.
 ByteSourcePtr memory_source(std::string bytes);
 // A window [offset, offset+length) of another source, clipped to its size.

@@ -31,7 +31,6 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
-#include <Poco/UUIDGenerator.h>
 
 #include "gateway/engine.h"
 #include "gateway/http/multipart.h"
@@ -39,6 +38,7 @@
 #include "gateway/isolation/worker_pool.h"
 #include "gateway/quarantine/store.h"
 #include "gateway/report_json.h"
+#include "gateway/uuid.h"
 #include "policies/language/yaml_policy.h"
 
 namespace sandgate {
@@ -396,7 +396,7 @@ class ApiHandler : public Poco::Net::HTTPRequestHandler {
     bool multipart = content_type.rfind("multipart/", 0) == 0;
     if (multipart && !boundary) return error(req, resp, 400, "multipart/form-data needs a valid boundary");
 
-    std::string request_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+    std::string request_id = random_uuid();
     std::string prefix = s_.spool_dir + "/" + request_id;
     std::vector<SpooledFile> files;
     PartSpooler spooler(prefix, files);

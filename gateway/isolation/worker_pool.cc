@@ -24,11 +24,11 @@
 
 #include <openssl/evp.h>
 
-#include <Poco/UUIDGenerator.h>
 
 #include "gateway/http/metrics.h"
 #include "gateway/isolation/worker_process.h"
 #include "gateway/report_json.h"
+#include "gateway/uuid.h"
 #include "unpack/hex.h"
 
 SANDGATE_DECLARE_FINDINGS({
@@ -345,7 +345,7 @@ WorkerPool::Outcome WorkerPool::run_job(Worker& w, const Submission& sub, int sp
 Report WorkerPool::failure_report(const Submission& sub, const Policy& policy, Outcome outcome,
                                   const std::string& evidence, uint64_t size, std::string sha256) const {
   Report report;
-  report.id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  report.id = random_uuid();
   Object root;
   root.name = sub.name.empty() ? std::filesystem::path(sub.spool_path).filename().string() : sub.name;
   root.path = root.name;

@@ -360,6 +360,7 @@ static void warm_up(const std::string& scratch, const Policy& policy) {
       payload = "malformed job";
     } else {
       sub.spool_path = "/proc/self/fd/" + std::to_string(fd);
+      sub.spool_fd = fd;  // read through a duplicate: no path lookup in /proc
       limit_cpu_for_next_job(seconds + 1);
       ScanOptions opts;
       opts.scratch_dir = scratch;

@@ -4,8 +4,13 @@
 #include <openssl/sha.h>
 
 #include <cstdio>
+#include <fcntl.h>
+#include <regex>
+#include <set>
+#include <unistd.h>
 
 #include "gateway/engine.h"
+#include "gateway/uuid.h"
 #include "policies/builtin_policy.h"
 #include "test_archives.h"
 
@@ -192,4 +197,43 @@ TEST_CASE("spilled children (over 1 MiB) keep exact bytes and hashes") {
   REQUIRE(o);
   CHECK(o->size == big.size());
   CHECK(o->sha256 == sha256_hex(big));
+}
+
+TEST_CASE("report ids are distinct version 4 UUIDs") {
+  const std::regex v4("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = random_uuid();
+    CHECK(std::regex_match(id, v4));
+    seen.insert(id);
+  }
+  CHECK(seen.size() == 1000);
+}
+
+TEST_CASE("a submission given as an open descriptor scans like its path") {
+  std::string zip = make_archive(ARCHIVE_FORMAT_ZIP, ARCHIVE_FILTER_NONE, {{"Job.pdf.exe", make_pe()}});
+  std::string path = write_temp("fd-submission.zip", zip);
+  BuiltinPolicy policy;
+  Submission by_path;
+  by_path.spool_path = path;
+  by_path.name = "offer.zip";
+  Report a = scan_submission(by_path, policy);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  Submission by_fd = by_path;
+  by_fd.spool_path = "/nonexistent";  // the descriptor wins
+  by_fd.spool_fd = fd;
+  Report b = scan_submission(by_fd, policy);
+  // The engine read a duplicate: ours is still open and at offset 0.
+  CHECK(::lseek(fd, 0, SEEK_CUR) == 0);
+  ::close(fd);
+  REQUIRE(a.objects.size() == b.objects.size());
+  for (size_t i = 0; i < a.objects.size(); ++i) {
+    CHECK(a.objects[i].path == b.objects[i].path);
+    CHECK(a.objects[i].sha256 == b.objects[i].sha256);
+  }
+  CHECK(a.decision.verdict_pass() == b.decision.verdict_pass());
+  CHECK_FALSE(b.decision.verdict_pass());
+  CHECK(a.id != b.id);
+  std::remove(path.c_str());
 }
