@@ -8,7 +8,8 @@
 #
 #   bench/isolation_overhead.sh [BUILD_DIR]        (default: build)
 # Environment: DURATION (s per run, default 8), ROUNDS (default 3),
-# CONNS (default 16), THREADS (default 2).
+# CONNS (default 16), THREADS (default 2), WORKERS (isolation.workers,
+# default 0: cores + 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
@@ -16,6 +17,7 @@ DURATION=${DURATION:-8}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-16}
 THREADS=${THREADS:-2}
+WORKERS=${WORKERS:-0}
 SANDGATE="$BUILD_DIR/gateway/sandgate"
 WORK=$(mktemp -d /tmp/sg-bench-iso.XXXXXX)
 PORT=${PORT:-18035}
@@ -55,6 +57,7 @@ data_dir: $WORK/var
 http:
   listen: 127.0.0.1:$PORT
   limits: {max_body: 64MiB, max_in_flight: 128}
+isolation: {workers: $WORKERS}
 YAML
 
 start() {  # start [--no-isolation]
@@ -73,7 +76,7 @@ stop() {
   SERVER=
 }
 
-echo "== wrk -t$THREADS -c$CONNS -d${DURATION}s x $ROUNDS rounds per mode (machine: $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
+echo "== workers $WORKERS (0: cores + 1); wrk -t$THREADS -c$CONNS -d${DURATION}s x $ROUNDS rounds per mode (machine: $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
 : >"$WORK/results"
 for round in $(seq "$ROUNDS"); do
   for mode in isolated in-process; do

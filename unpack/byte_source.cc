@@ -151,8 +151,13 @@ SourceStream::SourceStream(ByteSourcePtr src, uint64_t start)
     : src_(std::move(src)), pos_(start) {}
 
 std::string_view SourceStream::next_chunk(size_t max) {
-  if (buf_.size() < max) buf_.resize(max);
-  size_t got = src_->read_at(pos_, buf_.data(), max);
+  // A buffer no larger than what is left: a 1 KiB file read with max = 1 MiB
+  // must not allocate and zero 1 MiB (that cost a third of a small scan).
+  const uint64_t size = src_->size();
+  const size_t want = pos_ >= size ? 0 : static_cast<size_t>(std::min<uint64_t>(max, size - pos_));
+  if (want == 0) return {};
+  if (buf_.size() < want) buf_.resize(want);
+  size_t got = src_->read_at(pos_, buf_.data(), want);
   pos_ += got;
   return std::string_view(buf_.data(), got);
 }

@@ -46,6 +46,13 @@ TEST_CASE("file source reads a regular file and refuses the rest") {
   uint64_t total = 0;
   for (auto c = in.next_chunk(4096); !c.empty(); c = in.next_chunk(4096)) total += c.size();
   CHECK(total == 100000);
+  // A chunk never exceeds what is left, whatever the maximum asked for.
+  SourceStream tail(src, 99990);
+  auto last = tail.next_chunk(1 << 20);
+  CHECK(last.size() == 10);
+  CHECK(tail.next_chunk(1 << 20).empty());
+  SourceStream past(src, 200000);
+  CHECK(past.next_chunk().empty());
   std::remove(path.c_str());
   CHECK_FALSE(open_file_source(path, &err));
   CHECK(err.find(path) != std::string::npos);
