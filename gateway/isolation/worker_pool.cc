@@ -233,7 +233,10 @@ std::unique_ptr<WorkerPool::Worker> WorkerPool::spawn(uint64_t generation, std::
   Recv r = recv_frames(fd, Clock::now() + std::chrono::seconds(30), kMaxControl, ready, &page_fd);
   if (page_fd >= 0) {
     struct stat st {};
-    if (::fstat(page_fd, &st) == 0 && S_ISREG(st.st_mode) &&
+    // Only a page the worker can no longer shrink (sealed), or reading it
+    // could fault this process.
+    const int seals = ::fcntl(page_fd, F_GET_SEALS);
+    if (seals >= 0 && (seals & F_SEAL_SHRINK) && ::fstat(page_fd, &st) == 0 && S_ISREG(st.st_mode) &&
         st.st_size >= static_cast<off_t>(ProgressPage::kBytes))
       w->progress = map_progress_page(page_fd, false);
     close_fd(page_fd);

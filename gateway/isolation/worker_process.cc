@@ -337,9 +337,13 @@ static void warm_up(const std::string& scratch, const Policy& policy) {
   if (user && !drop_privileges(*user, &err)) die(err);
   warm_up(scratch, *policy);
   // The progress page (made before seccomp, which has no memfd_create).
-  int page_fd = static_cast<int>(::syscall(SYS_memfd_create, "sandgate-progress", MFD_CLOEXEC));
+  // Sealed at its size: the front maps it too, and a page that could shrink
+  // would fault the front when it reads it.
+  int page_fd = static_cast<int>(
+      ::syscall(SYS_memfd_create, "sandgate-progress", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   ProgressPage* page = nullptr;
-  if (page_fd >= 0 && ::ftruncate(page_fd, ProgressPage::kBytes) == 0)
+  if (page_fd >= 0 && ::ftruncate(page_fd, ProgressPage::kBytes) == 0 &&
+      ::fcntl(page_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
     page = map_progress_page(page_fd, true);
   if (!page) close_fd(page_fd);  // the front then has no names, only the outcome
   PageProgress progress(page, faults_armed());
