@@ -26,6 +26,7 @@
 
 
 #include "gateway/http/metrics.h"
+#include "gateway/isolation/wire.h"
 #include "gateway/isolation/worker_process.h"
 #include "gateway/report_json.h"
 #include "gateway/uuid.h"
@@ -117,6 +118,12 @@ WorkerPool::WorkerPool(WorkerPoolOptions options, policy_lang::PolicyStore& stor
 WorkerPool::~WorkerPool() {
   {
     std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  refill_cv_.notify_all();
+  if (refiller_.joinable()) refiller_.join();
+  {
+    std::lock_guard lock(mu_);
     idle_.clear();
     alive_ = 0;
   }
@@ -145,7 +152,6 @@ bool WorkerPool::start(std::string* error) {
   auto user = lookup_unprivileged_user(options_.user, &why);
   if (!why.empty()) return fail(why);
   if (user) ::chmod(options_.scratch_root.c_str(), 0711);  // workers reach only their own directory
-  worker_uid_ = user ? static_cast<int64_t>(user->uid) : -1;
 
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
@@ -178,7 +184,34 @@ bool WorkerPool::start(std::string* error) {
   for (auto& w : first) idle_.push_back(std::move(w));
   alive_ = size_;
   if (metrics_) metrics_->set_workers_alive(alive_);
+  refiller_ = std::thread(&WorkerPool::refill_loop, this);
   return true;
+}
+
+void WorkerPool::refill_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (alive_ >= size_) {
+      refill_cv_.wait(lock);
+      continue;
+    }
+    ++alive_;
+    lock.unlock();
+    std::string err;
+    auto w = spawn(store_.generation(), &err);
+    if (!w) log_("cannot start a scan worker: " + err);
+    lock.lock();
+    if (!w) {
+      --alive_;
+      // Not in a loop of forks: a zygote that cannot spawn now is asked
+      // again in a second (and acquire() still tries on demand).
+      refill_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+      continue;
+    }
+    idle_.push_back(std::move(w));
+    if (metrics_) metrics_->set_workers_alive(alive_);
+    cv_.notify_one();
+  }
 }
 
 std::string WorkerPool::exit_status(pid_t pid) {
@@ -265,6 +298,7 @@ std::unique_ptr<WorkerPool::Worker> WorkerPool::acquire(uint64_t generation) {
       idle_.pop_back();
       if (w->generation >= generation) return w;
       --alive_;  // made before the policy reload: retired (closing its socket ends it)
+      refill_cv_.notify_one();
     }
     if (alive_ < size_) {
       ++alive_;
@@ -282,6 +316,7 @@ std::unique_ptr<WorkerPool::Worker> WorkerPool::acquire(uint64_t generation) {
       lock.lock();
       --alive_;
       cv_.notify_one();
+      refill_cv_.notify_one();
       return nullptr;
     }
     cv_.wait(lock);
@@ -295,6 +330,7 @@ void WorkerPool::release(std::unique_ptr<Worker> w, bool keep) {
   } else {
     w.reset();
     --alive_;
+    refill_cv_.notify_one();
   }
   if (metrics_) metrics_->set_workers_alive(alive_);
   cv_.notify_one();
@@ -303,7 +339,7 @@ void WorkerPool::release(std::unique_ptr<Worker> w, bool keep) {
 WorkerPool::Outcome WorkerPool::run_job(Worker& w, const Submission& sub, int spool_fd, double deadline_s,
                                         Report& report, std::string& evidence, bool& retire) {
   retire = true;
-  if (!send_frames(w.fd, job_json(sub, deadline_s, w.generation), spool_fd)) return Outcome::lost_before_start;
+  if (!send_frames(w.fd, job_to_wire(sub, deadline_s), spool_fd)) return Outcome::lost_before_start;
   std::string answer;
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(deadline_s));
   Recv r = recv_frames(w.fd, deadline, kMaxReport, answer, nullptr);
@@ -334,7 +370,7 @@ WorkerPool::Outcome WorkerPool::run_job(Worker& w, const Submission& sub, int sp
   }
   if (answer[0] == 'R') {
     std::string err;
-    if (report_from_json(payload, report, &err)) return Outcome::ok;
+    if (report_from_wire(payload, report, &err)) return Outcome::ok;
     w.kill();
     retire = true;
     evidence = "unreadable report from the scan worker: " + err;
@@ -398,10 +434,8 @@ Report WorkerPool::scan(const Submission& sub) {
     if (fd >= 0) ::close(fd);
     return policy ? scan_submission(sub, *policy) : Report{};
   }
-  // A worker running as another user re-opens the file through
-  // /proc/self/fd, which checks permissions: it owns it for the scan.
-  const bool lend = worker_uid_ >= 0 && static_cast<int64_t>(st.st_uid) != worker_uid_ &&
-                    ::fchown(fd, static_cast<uid_t>(worker_uid_), static_cast<gid_t>(-1)) == 0;
+  // The worker reads through the passed descriptor (never the path), so a
+  // worker running as another user needs no permission on the spool file.
   const double deadline_s = policy->limits_for(sub.facts).max_seconds + options_.grace_seconds;
 
   Report report;
@@ -425,7 +459,6 @@ Report WorkerPool::scan(const Submission& sub) {
     evidence = "the scan worker was gone before the job started";
     outcome = Outcome::crash;
   }
-  if (lend) (void)!::fchown(fd, st.st_uid, static_cast<gid_t>(-1));
   count(outcome);
   if (outcome == Outcome::ok) {
     ::close(fd);

@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gateway/engine.h"
@@ -93,6 +94,10 @@ class WorkerPool {
   std::unique_ptr<Worker> acquire(uint64_t generation);
   void release(std::unique_ptr<Worker> worker, bool keep);
   std::unique_ptr<Worker> spawn(uint64_t generation, std::string* error);
+  // Keeps the pool at its size: a worker that crashed, was retired or is
+  // from an older policy is replaced in the background, so the next job does
+  // not wait for a fork and its warm-up.
+  void refill_loop();
   bool sync_policy(uint64_t generation, std::string* error);
   std::string exit_status(pid_t pid);
   Outcome run_job(Worker& w, const Submission& sub, int spool_fd, double deadline_s, Report& report,
@@ -106,7 +111,6 @@ class WorkerPool {
   Metrics* metrics_;
   Logger log_;
   int size_ = 1;
-  int64_t worker_uid_ = -1;  // the workers' user when the front is root, else -1
 
   std::mutex control_mu_;  // one request/answer on the zygote channel at a time
   int control_fd_ = -1;
@@ -114,9 +118,12 @@ class WorkerPool {
   uint64_t zygote_generation_ = 0;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;         // an idle worker or a free place: for acquire()
+  std::condition_variable refill_cv_;  // the pool fell below its size, or stopping_
   std::vector<std::unique_ptr<Worker>> idle_;
   int alive_ = 0;  // idle + busy + being spawned
+  bool stopping_ = false;
+  std::thread refiller_;
   WorkerPoolStats stats_;
 };
 

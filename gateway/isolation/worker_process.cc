@@ -5,11 +5,11 @@
 // Wire format, on SOCK_SEQPACKET sockets (message boundaries kept): a payload
 // travels as frames of at most kFrame bytes, each a flag byte ('M' more
 // follows, 'L' last) and a slice; a descriptor rides on the first frame.
-//   front -> worker  job:    JSON {"name","facts","seconds","generation"} + spool fd
+//   front -> worker  job:    job_to_wire (wire.h) + spool fd
 //   worker -> front  ready:  "Y" once confined, before the first job
 //                    answer: kind ('R' report, 'M' out of memory, 'E' error),
 //                            retire ('1' the worker exits after this answer),
-//                            then the report JSON or the evidence
+//                            then the report (report_to_wire) or the evidence
 //   front -> zygote  "S" spawn (answer "PID" + the worker's socket),
 //                    "P" reload the policy (answer its SHA-256),
 //                    "W PID" exit status of a dead worker (answer text)
@@ -39,9 +39,7 @@
 #include <memory>
 #include <vector>
 
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-
+#include "gateway/isolation/wire.h"
 #include "gateway/report_json.h"
 
 namespace sandgate::isolation {
@@ -211,59 +209,6 @@ std::string describe_status(int status) {
   return "ended";
 }
 
-std::string job_json(const Submission& sub, double seconds, uint64_t generation) {
-  std::string j = "{\"name\":";
-  append_json_string(j, sub.name);
-  j += ",\"seconds\":" + std::to_string(seconds) + ",\"generation\":" + std::to_string(generation);
-  const SubmissionFacts& f = sub.facts;
-  j += ",\"facts\":{";
-  auto field = [&](const char* k, const std::string& v, bool comma = true) {
-    j += '"';
-    j += k;
-    j += "\":";
-    append_json_string(j, v);
-    if (comma) j += ',';
-  };
-  field("channel", f.channel);
-  field("profile", f.profile);
-  field("sender", f.sender);
-  field("client_address", f.client_address);
-  field("file_name", f.file_name);
-  field("declared_mime", f.declared_mime);
-  j += "\"recipients\":[";
-  for (size_t i = 0; i < f.recipients.size(); ++i) {
-    if (i) j += ',';
-    append_json_string(j, f.recipients[i]);
-  }
-  j += "]}}";
-  return j;
-}
-
-// The job as the worker reads it (written by the front: trusted, but parsed
-// defensively all the same).
-static bool parse_job(const std::string& text, Submission& sub, double& seconds) {
-  try {
-    Poco::JSON::Parser parser;
-    auto root = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
-    sub.name = root->optValue<std::string>("name", "");
-    seconds = root->optValue<double>("seconds", 30.0);
-    auto f = root->getObject("facts");
-    if (!f) return false;
-    SubmissionFacts& facts = sub.facts;
-    facts.channel = f->optValue<std::string>("channel", "upload");
-    facts.profile = f->optValue<std::string>("profile", "");
-    facts.sender = f->optValue<std::string>("sender", "");
-    facts.client_address = f->optValue<std::string>("client_address", "");
-    facts.file_name = f->optValue<std::string>("file_name", "");
-    facts.declared_mime = f->optValue<std::string>("declared_mime", "");
-    if (auto r = f->getArray("recipients"))
-      for (size_t i = 0; i < r->size(); ++i) facts.recipients.push_back(r->getElement<std::string>(i));
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 // Planted faults for the containment tests: armed only when the environment
 // variable SANDGATE_TEST_FAULT is set (by a test), triggered by the marker
 // "sandgate-test-fault-KIND" in the submission's name or its first 64 KiB.
@@ -359,7 +304,7 @@ static void warm_up(const std::string& scratch, const Policy& policy) {
     double seconds = 30;
     char kind = 'R';
     std::string payload;
-    if (fd < 0 || !parse_job(job, sub, seconds)) {
+    if (fd < 0 || !job_from_wire(job, sub, seconds)) {
       kind = 'E';
       payload = "malformed job";
     } else {
@@ -373,7 +318,7 @@ static void warm_up(const std::string& scratch, const Policy& policy) {
       try {
         maybe_fault(sub, fd);
         Report report = scan_submission(sub, *policy, opts);
-        payload = report_to_json(report);
+        payload = report_to_wire(report);
       } catch (const std::bad_alloc&) {
         kind = 'M';
         payload = "std::bad_alloc under RLIMIT_AS=" + std::to_string(o.limits.address_space_bytes);

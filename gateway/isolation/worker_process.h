@@ -61,9 +61,6 @@ std::string read_progress(const ProgressPage* page);
 // "killed by signal 11 (SIGSEGV)" / "exited with status 0".
 std::string describe_status(int status);
 
-// The job message for a worker.
-std::string job_json(const Submission& sub, double seconds, uint64_t generation);
-
 // The zygote's loop on the control socket `ctl`; never returns.
 // REQUIRES: called in a fresh child of the single-threaded front `front`.
 [[noreturn]] void zygote_main(int ctl, const WorkerPoolOptions& options, policy_lang::PolicyStore& store,

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -28,6 +30,7 @@
 #include "gateway/serve.h"
 #include "gateway/isolation/sandbox.h"
 #include "gateway/isolation/worker_pool.h"
+#include "gateway/isolation/wire.h"
 #include "gateway/report_json.h"
 #include "policies/language/policy_store.h"
 #include "tests/gateway/test_archives.h"
@@ -135,9 +138,8 @@ struct FaultArmed {
   ~FaultArmed() { ::unsetenv("SANDGATE_TEST_FAULT"); }
 };
 
-}  // namespace
-
-TEST_CASE("report_from_json inverts report_to_json") {
+// A report with every field set: nested objects, facts, findings, limits.
+Report sample_report() {
   Report r;
   r.id = "0b6c1a4e-0000-4000-8000-000000000001";
   r.decision.action = Action::quarantine;
@@ -180,11 +182,11 @@ TEST_CASE("report_from_json inverts report_to_json") {
   r.limits_hit = {"limits.depth", "limits.ratio"};
   r.duration_ms = 12.25;
 
-  const std::string json = report_to_json(r);
-  Report back;
-  std::string error;
-  REQUIRE_MESSAGE(report_from_json(json, back, &error), error);
-  CHECK(report_to_json(back) == json);
+  return r;
+}
+
+// Every field of back equals r's (parent and index rebuilt by the reader).
+void check_same_report(const Report& back, const Report& r) {
   CHECK(back.id == r.id);
   CHECK(back.decision.action == Action::quarantine);
   CHECK_FALSE(back.decision.verdict_pass());
@@ -224,6 +226,18 @@ TEST_CASE("report_from_json inverts report_to_json") {
   CHECK(back.duration_ms == doctest::Approx(12.25));
 }
 
+}  // namespace
+
+TEST_CASE("report_from_json inverts report_to_json") {
+  const Report r = sample_report();
+  const std::string json = report_to_json(r);
+  Report back;
+  std::string error;
+  REQUIRE_MESSAGE(report_from_json(json, back, &error), error);
+  CHECK(report_to_json(back) == json);
+  check_same_report(back, r);
+}
+
 TEST_CASE("report_from_json refuses what is not a report, without throwing") {
   Report r;
   std::string error;
@@ -238,6 +252,111 @@ TEST_CASE("report_from_json refuses what is not a report, without throwing") {
     CHECK_FALSE(report_from_json(bad, r, &error));
     CHECK_FALSE(error.empty());
   }
+}
+
+TEST_CASE("report_from_wire inverts report_to_wire, and the JSON printed from either is the same") {
+  const Report r = sample_report();
+  const std::string wire = isolation::report_to_wire(r);
+  Report back;
+  std::string error;
+  REQUIRE_MESSAGE(isolation::report_from_wire(wire, back, &error), error);
+  check_same_report(back, r);
+  CHECK(report_to_json(back) == report_to_json(r));
+  CHECK(isolation::report_to_wire(back) == wire);
+}
+
+TEST_CASE("report_from_wire refuses every truncation, forged counts and out-of-range values") {
+  const std::string wire = isolation::report_to_wire(sample_report());
+  Report r;
+  std::string error;
+  for (size_t n = 0; n < wire.size(); ++n) {
+    CAPTURE(n);
+    error.clear();
+    CHECK_FALSE(isolation::report_from_wire(std::string_view(wire).substr(0, n), r, &error));
+    CHECK_FALSE(error.empty());
+  }
+  CHECK_FALSE(isolation::report_from_wire(wire + '\0', r, &error));
+  CHECK(error == "trailing bytes after the report");
+
+  // A minimal report: magic, id "", action, no reasons, three empty policy
+  // strings, `objects` objects, then limits and duration.
+  auto minimal = [](uint8_t action, uint32_t objects, const std::string& object_bytes, double duration) {
+    std::string w;
+    auto u32 = [&](uint32_t v) { for (int i = 0; i < 4; ++i) w += static_cast<char>((v >> (8 * i)) & 0xff); };
+    u32(0x31524753);
+    u32(0);
+    w += static_cast<char>(action);
+    u32(0);
+    u32(0), u32(0), u32(0);
+    u32(objects);
+    w += object_bytes;
+    u32(0);
+    uint64_t bits;
+    std::memcpy(&bits, &duration, sizeof bits);
+    for (int i = 0; i < 8; ++i) w += static_cast<char>((bits >> (8 * i)) & 0xff);
+    return w;
+  };
+  REQUIRE(isolation::report_from_wire(minimal(0, 0, "", 1.0), r, &error));
+  CHECK(r.objects.empty());
+  CHECK_FALSE(isolation::report_from_wire(minimal(6, 0, "", 1.0), r, &error));
+  CHECK(error == "unknown action");
+  CHECK_FALSE(isolation::report_from_wire(minimal(0, 0xffffffffu, "", 1.0), r, &error));
+  CHECK(error == "a count larger than the message");
+  CHECK_FALSE(isolation::report_from_wire(minimal(0, 0, "", std::nan("")), r, &error));
+  CHECK(error == "duration out of range");
+  // One object: eight empty strings, then depth, size, flags, no facts, no findings.
+  auto object = [](uint32_t depth, uint8_t flags) {
+    std::string o(8 * 4, '\0');
+    for (int i = 0; i < 4; ++i) o += static_cast<char>((depth >> (8 * i)) & 0xff);
+    o += std::string(8, '\0');
+    o += static_cast<char>(flags);
+    o += std::string(8, '\0');
+    return o;
+  };
+  REQUIRE(isolation::report_from_wire(minimal(4, 2, object(0, 3) + object(1, 0), 1.0), r, &error));
+  REQUIRE(r.objects.size() == 2);
+  CHECK(r.objects[1].parent == 0);
+  CHECK(r.objects[0].encrypted);
+  CHECK(r.objects[0].truncated);
+  CHECK_FALSE(isolation::report_from_wire(minimal(0, 1, object(1, 0), 1.0), r, &error));
+  CHECK(error == "the objects are not in pre-order");
+  CHECK_FALSE(isolation::report_from_wire(minimal(0, 2, object(0, 0) + object(2, 0), 1.0), r, &error));
+  CHECK(error == "the objects are not in pre-order");
+  CHECK_FALSE(isolation::report_from_wire(minimal(0, 1, object(0, 4), 1.0), r, &error));
+  CHECK(error == "unknown object flags");
+  CHECK_FALSE(isolation::report_from_wire(report_to_json(sample_report()), r, &error));
+  CHECK(error == "not a report");
+}
+
+TEST_CASE("a job travels to the worker whole, and a malformed one is refused") {
+  Submission sub;
+  sub.name = "message.eml";
+  sub.facts.channel = "mail";
+  sub.facts.profile = "mail";
+  sub.facts.sender = "a@example.org";
+  sub.facts.recipients = {"b@example.org", "c@example.org"};
+  sub.facts.client_address = "::1";
+  sub.facts.file_name = "x\ny";
+  sub.facts.declared_mime = "message/rfc822";
+  const std::string wire = isolation::job_to_wire(sub, 31.5);
+  Submission back;
+  double seconds = 0;
+  REQUIRE(isolation::job_from_wire(wire, back, seconds));
+  CHECK(seconds == 31.5);
+  CHECK(back.name == sub.name);
+  CHECK(back.facts.channel == "mail");
+  CHECK(back.facts.profile == "mail");
+  CHECK(back.facts.sender == sub.facts.sender);
+  CHECK(back.facts.recipients == sub.facts.recipients);
+  CHECK(back.facts.client_address == "::1");
+  CHECK(back.facts.file_name == "x\ny");
+  CHECK(back.facts.declared_mime == "message/rfc822");
+  for (size_t n = 0; n < wire.size(); ++n) {
+    Submission s;
+    CHECK_FALSE(isolation::job_from_wire(std::string_view(wire).substr(0, n), s, seconds));
+  }
+  CHECK_FALSE(isolation::job_from_wire(wire + 'x', back, seconds));
+  CHECK_FALSE(isolation::job_from_wire(isolation::job_to_wire(sub, -1), back, seconds));
 }
 
 TEST_CASE("a scan in a worker gives the same report as in-process") {
@@ -355,6 +474,12 @@ TEST_CASE("planted faults are contained: the right reason, on_error, the worker 
   CHECK(s.memory == (address_space_limited() ? 2u : 0u));
   CHECK(s.timeouts == 2);
   CHECK(s.alive <= 2);
+  // The pool refills itself in the background: both workers idle and ready
+  // again without another job asking for one.
+  for (int i = 0; i < 600 && pool.idle_worker_pids().size() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(pool.idle_worker_pids().size() == 2);
+  CHECK(pool.stats().alive == 2);
   const std::string text = metrics.render({});
   CHECK(text.find("sandgate_worker_crashes_total{kind=\"crash\"} 6") != std::string::npos);
   CHECK(text.find("sandgate_worker_crashes_total{kind=\"timeout\"} 2") != std::string::npos);
