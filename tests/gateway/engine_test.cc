@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <regex>
 #include <set>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gateway/engine.h"
@@ -208,6 +209,38 @@ TEST_CASE("report ids are distinct version 4 UUIDs") {
     seen.insert(id);
   }
   CHECK(seen.size() == 1000);
+}
+
+TEST_CASE("a forked child never repeats the ids its parent will hand out") {
+  // The ids come from a per-thread buffer of random bytes: a scan worker is
+  // a fork of the front and must not reuse what the front had drawn.
+  (void)random_uuid();  // the parent's buffer now holds unused bytes
+  int pipefd[2];
+  REQUIRE(::pipe(pipefd) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::string ids;
+    for (int i = 0; i < 4; ++i) ids += random_uuid();
+    (void)!::write(pipefd[1], ids.data(), ids.size());
+    ::_exit(0);
+  }
+  ::close(pipefd[1]);
+  std::string from_child(4 * 36, '\0');
+  size_t got = 0;
+  while (got < from_child.size()) {
+    ssize_t n = ::read(pipefd[0], from_child.data() + got, from_child.size() - got);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(got == from_child.size());
+  std::set<std::string> ids;
+  for (int i = 0; i < 4; ++i) ids.insert(from_child.substr(static_cast<size_t>(i) * 36, 36));
+  for (int i = 0; i < 4; ++i) ids.insert(random_uuid());
+  CHECK(ids.size() == 8);
 }
 
 TEST_CASE("a submission given as an open descriptor scans like its path") {
