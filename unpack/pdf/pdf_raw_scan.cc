@@ -105,10 +105,12 @@ void raw_scan_pdf(const ByteSource& src, PdfFeatures& out, PdfRawHits* hits) {
   bool eof = false;
   while (!eof) {
     size_t carried = buf.size();
-    // resize() zero-fills; only the first pass grows the buffer.
-    if (buf.capacity() < carried + kBlock) buf.reserve(carried + kBlock);
-    buf.resize(carried + kBlock);
-    size_t got = src.read_at(next, buf.data() + carried, kBlock);
+    // resize() zero-fills: never more than what is left to read (a 100 KB
+    // file zeroed a whole 1 MiB block on every scan).
+    const size_t block = static_cast<size_t>(std::min<uint64_t>(kBlock, src.size() > next ? src.size() - next : 0));
+    if (buf.capacity() < carried + block) buf.reserve(carried + block);
+    buf.resize(carried + block);
+    size_t got = block ? src.read_at(next, buf.data() + carried, block) : 0;
     buf.resize(carried + got);
     next += got;
     if (got == 0) eof = true;
