@@ -9,7 +9,7 @@
 #   bench/isolation_overhead.sh [BUILD_DIR]        (default: build)
 # Environment: DURATION (s per run, default 8), ROUNDS (default 3),
 # CONNS (default 16), THREADS (default 2), WORKERS (isolation.workers,
-# default 0: cores + 1).
+# default 0: cores + 1), FILES (default "cv.txt cv.pdf docs.zip").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
@@ -18,6 +18,7 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-16}
 THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-0}
+FILES=${FILES:-cv.txt cv.pdf docs.zip}
 SANDGATE="$BUILD_DIR/gateway/sandgate"
 WORK=$(mktemp -d /tmp/sg-bench-iso.XXXXXX)
 PORT=${PORT:-18035}
@@ -65,7 +66,7 @@ start() {  # start [--no-isolation]
   SERVER=$!
   for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   # Warm up (workers forked, caches filled) before measuring.
-  for f in cv.txt cv.pdf docs.zip; do
+  for f in $FILES; do
     wrk -t1 -c4 -d1s -s bench/http_scan.lua "http://127.0.0.1:$PORT" -- "$WORK/$f" "$f" >/dev/null
   done
 }
@@ -81,7 +82,7 @@ echo "== workers $WORKERS (0: cores + 1); wrk -t$THREADS -c$CONNS -d${DURATION}s
 for round in $(seq "$ROUNDS"); do
   for mode in isolated in-process; do
     if [ "$mode" = isolated ]; then start; else start --no-isolation; fi
-    for f in cv.txt cv.pdf docs.zip; do
+    for f in $FILES; do
       line=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s bench/http_scan.lua \
                "http://127.0.0.1:$PORT" -- "$WORK/$f" "$f" | tail -1)
       rps=$(echo "$line" | sed -n 's/.*rps \([0-9.]*\).*/\1/p')
