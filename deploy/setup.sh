@@ -92,7 +92,7 @@ run_tests() {
     # targets (fuzz/): one sanitizer build serves the suite and the fuzz smoke.
     if [ ! -f "$asan/build.ninja" ]; then
       CC=clang CXX=clang++ meson setup "$asan" . -Db_sanitize=address,undefined \
-        -Db_lundef=false -Dbuildtype=debug -Dfuzz=true >/dev/null
+        -Db_lundef=false -Dbuildtype=debug -Dfuzz=true -Dbench=false >/dev/null
     fi
     ninja -C "$asan"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
