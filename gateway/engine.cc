@@ -249,7 +249,7 @@ class ChildSink final : public ChildWriter {
     // Back in the parent's unpacker.
     if (ScanProgress* progress = state_.options.progress) {
       const Object& parent = state_.objects[parent_];
-      progress->at(parent.path, std::string("unpacker ").append(parent.type.label));
+      progress->at(parent.path, "unpacker", parent.type.label);
     }
   }
 
@@ -407,7 +407,7 @@ void ScanState::process(size_t idx) {
   Object& obj = objects[idx];
   obj.index = static_cast<int>(idx);
   ScanProgress* progress = options.progress;
-  if (progress) progress->at(obj.path, "type detection");
+  if (progress) progress->at(obj.path, "type detection", {});
   try {
     obj.type = detect_type(*obj.bytes);
   } catch (const std::exception& e) {
@@ -415,7 +415,7 @@ void ScanState::process(size_t idx) {
   }
   if (obj.encrypted && obj.size == 0) obj.type = TypeInfo{};
   for (auto& analyzer : analyzers) {
-    if (progress) progress->at(obj.path, std::string("analyzer ").append(analyzer->name()));
+    if (progress) progress->at(obj.path, "analyzer", analyzer->name());
     try {
       analyzer->analyze(obj);
     } catch (const std::exception& e) {
@@ -432,7 +432,7 @@ void ScanState::process(size_t idx) {
     } else if (obj.truncated) {
       obj.findings.push_back(make_finding("unpack.error", "container was cut short by a limit"));
     } else if (!out_of_time()) {
-      if (progress) progress->at(obj.path, std::string("unpacker ").append(unpacker->name()));
+      if (progress) progress->at(obj.path, "unpacker", unpacker->name());
       Context ctx(*this, idx);
       try {
         unpacker->unpack(objects[idx], ctx);

@@ -31,7 +31,10 @@ struct Submission {
 class ScanProgress {
  public:
   virtual ~ScanProgress() = default;
-  virtual void at(std::string_view object_path, std::string_view stage) = 0;
+  // stage: "type detection", "analyzer" or "unpacker"; name: which analyzer
+  // or unpacker ("pe", "zip"), empty for type detection. Views, valid for the
+  // call only: this is called several times per object, so nothing is built.
+  virtual void at(std::string_view object_path, std::string_view stage, std::string_view name) = 0;
 };
 
 struct ScanOptions {

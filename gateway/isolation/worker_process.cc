@@ -160,8 +160,8 @@ namespace {
 class PageProgress final : public ScanProgress {
  public:
   explicit PageProgress(ProgressPage* page, bool faults) : page_(page), faults_(faults) {}
-  void at(std::string_view object_path, std::string_view stage) override {
-    record(object_path, stage);
+  void at(std::string_view object_path, std::string_view stage, std::string_view name) override {
+    record(object_path, stage, name);
     // Tests: a fault planted in an object inside the submission (a zip
     // entry named with the marker), with the page naming it.
     if (faults_ && stage == "type detection") {
@@ -169,7 +169,7 @@ class PageProgress final : public ScanProgress {
       if (slash != std::string_view::npos) plant_fault(object_path.substr(slash + 1));
     }
   }
-  void record(std::string_view object_path, std::string_view stage) {
+  void record(std::string_view object_path, std::string_view stage, std::string_view name) {
     if (!page_) return;
     page_->length = 0;
     __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -182,6 +182,10 @@ class PageProgress final : public ScanProgress {
     put(object_path);
     put(" (");
     put(stage);
+    if (!name.empty()) {
+      put(" ");
+      put(name);
+    }
     put(")");
     __atomic_thread_fence(__ATOMIC_RELEASE);
     page_->length = static_cast<uint32_t>(n);
