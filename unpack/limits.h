@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace sandgate {
 
@@ -15,6 +17,11 @@ struct Limits {
   double max_ratio = 100.0;                        // unpacked bytes / container bytes
   uint64_t ratio_slack_bytes = 8ull << 20;         // ratio is only judged past this much output
   double max_seconds = 30.0;                       // wall time for one submission
+  // Not a bound but travels with them: the passwords tried on encrypted
+  // archives after the candidates found in the message itself (the policy's
+  // `archive_passwords`; these are the ones malware samples and lures are
+  // commonly shared with). Each costs a short probe per encrypted archive.
+  std::vector<std::string> archive_passwords = {"infected", "malware", "virus", "1234", "123456", "password"};
 };
 
 }  // namespace sandgate

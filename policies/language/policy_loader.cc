@@ -33,8 +33,11 @@ constexpr std::string_view kActionNames[] = {"pass",     "tag",        "strip",
 constexpr std::string_view kSeverityNames[] = {"info", "low", "medium", "high", "critical"};
 constexpr std::string_view kChannels[] = {"mail", "upload"};
 constexpr std::string_view kListKinds[] = {"sha256", "thumbprint", "subject", "address", "network"};
-constexpr std::string_view kTopKeys[] = {"name", "description", "limits",  "lists",
-                                         "yara", "codesign",    "profiles"};
+constexpr std::string_view kTopKeys[] = {"name", "description", "limits",   "lists",
+                                         "yara", "codesign",    "profiles", "archive_passwords"};
+// Every password is a probe of every encrypted archive: a short list.
+constexpr size_t kMaxArchivePasswords = 32;
+constexpr size_t kMaxArchivePasswordBytes = 128;
 constexpr std::string_view kCodesignKeys[] = {"system_bundle", "anchors"};
 // A trust anchor file is a few certificates, not a bundle of megabytes.
 constexpr uint64_t kMaxAnchorCertificates = 1000;
@@ -164,7 +167,7 @@ class Loader {
     // to them) whatever order the file has them in.
     // (Node assignment rebinds trees, and a default Node counts as defined:
     // optionals say which keys were present.)
-    std::optional<YAML::Node> limits, lists, yara, codesign, profiles;
+    std::optional<YAML::Node> limits, lists, yara, codesign, profiles, passwords;
     bool has_name = false;
     for_each_key(root, kTopKeys, "policy",
                  [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
@@ -187,10 +190,13 @@ class Loader {
                      codesign.emplace(v);
                    } else if (key == "profiles") {
                      profiles.emplace(v);
+                   } else if (key == "archive_passwords") {
+                     passwords.emplace(v);
                    }
                  });
     if (!has_name) error(root, "missing required key 'name'");
     if (limits) compile_limits(*limits, policy_->limits);
+    if (passwords) compile_archive_passwords(*passwords, policy_->limits.archive_passwords);
     if (lists) compile_lists(*lists);
     if (yara) compile_yara(*yara);
     if (codesign) compile_codesign(*codesign);
@@ -415,6 +421,32 @@ class Loader {
                      if (auto x = number(v, "seconds", 0.001, 86400)) l.max_seconds = *x;
                    }
                  });
+  }
+
+  // The list replaces the engine's default one; [] tries only the
+  // candidates found in the message.
+  void compile_archive_passwords(const YAML::Node& n, std::vector<std::string>& out) {
+    out.clear();
+    if (!n.IsSequence()) {
+      error(n, std::string("'archive_passwords' must be a list of strings, not ") + type_name(n));
+      return;
+    }
+    if (n.size() > kMaxArchivePasswords) {
+      error(n, "'archive_passwords' holds " + std::to_string(n.size()) + " passwords; at most " +
+                   std::to_string(kMaxArchivePasswords) + " (each one is tried on every encrypted archive)");
+      return;
+    }
+    for (const auto& item : n) {
+      auto p = scalar(item, "archive_passwords entry");
+      if (!p) continue;
+      if (p->empty() || p->size() > kMaxArchivePasswordBytes) {
+        error(item, "an archive password must be 1 to " + std::to_string(kMaxArchivePasswordBytes) + " bytes");
+      } else if (std::find(out.begin(), out.end(), *p) != out.end()) {
+        error(item, "archive password '" + *p + "' is listed twice");
+      } else {
+        out.push_back(*p);
+      }
+    }
   }
 
   // ---- lists ----

@@ -9,6 +9,7 @@
 # here from RFC 1741's appendix, zip files with 7zz (AES) and zip (ZipCrypto).
 
 import os
+import shutil
 import struct
 import unittest
 from email.message import EmailMessage
@@ -116,9 +117,9 @@ def mail(subject, body, attachment=None, filename=None, mime=("application", "oc
 
 class MailFormats(SandgateCase):
 
-    def scan_mail(self, name, raw, expect_rc=None):
+    def scan_mail(self, name, raw, expect_rc=None, policy=SHIPPED):
         p = self.write(name, raw)
-        res, rep = self.scan1(p, args=("--policy", SHIPPED, "--profile", "mail"),
+        res, rep = self.scan1(p, args=("--policy", policy, "--profile", "mail"),
                               expect_rc=expect_rc, builtin=False)
         self.assertEqual(rep["policy"]["profile"], "mail")
         return rep
@@ -257,6 +258,52 @@ class MailFormats(SandgateCase):
         self.assertNotIn("archive.encrypted.opened", ids)
         self.assertEqual(rep["verdict"], "quarantine")
         self.assertFalse(any(o["type"]["label"] == "pe" for o in rep["objects"]), self.tree(rep))
+
+    def policy_with_passwords(self, name, passwords_yaml):
+        # The shipped policy (with its lists and rules) whose archive_passwords
+        # line is replaced.
+        d = self.workdir(name)
+        shutil.copytree(os.path.dirname(SHIPPED), os.path.join(d, "policies"))
+        path = os.path.join(d, "policies", "default.yaml")
+        with open(path) as f:
+            text = f.read()
+        lines = [l for l in text.splitlines() if l.startswith("archive_passwords:")]
+        self.assertEqual(len(lines), 1)
+        with open(path, "w") as f:
+            f.write(text.replace(lines[0], "archive_passwords: " + passwords_yaml))
+        return path
+
+    @need("zip")
+    def test_password_from_the_policy_list_opens_zipcrypto(self):
+        # The message says nothing of a password: only the policy knows it.
+        z = F.file_bytes(F.make_zip_tool(self.path("partner.zip"), {"Invoice.pdf.exe": PE},
+                                         self.workdir("partner"), extra=("-P", "Partner-2026!")))
+        raw = mail("Monthly report", "As agreed.\n", z, "report.zip", ("application", "zip"))
+        rep = self.scan_mail("partner-shipped.eml", raw, expect_rc=1)
+        self.assertIn("archive.encrypted", finding_ids(rep), self.tree(rep))
+        self.assertNotIn("archive.encrypted.opened", finding_ids(rep))
+        policy = self.policy_with_passwords("partner-policy", '[infected, "Partner-2026!"]')
+        rep = self.scan_mail("partner.eml", raw, expect_rc=1, policy=policy)
+        z = self.obj(rep, "partner.eml/report.zip")
+        ev = [f.get("evidence", "") for f in z["findings"] if f["id"] == "archive.encrypted.opened"]
+        self.assertEqual(len(ev), 1, self.tree(rep))
+        self.assertIn("Partner-2026!", ev[0])
+        self.assertIn("archive_passwords", ev[0])
+        self.assertNotIn("archive.encrypted", finding_ids(rep))
+        self.assertBytes(self.obj(rep, "partner.eml/report.zip/Invoice.pdf.exe"), PE)
+        self.assertEqual(rep["verdict"], "quarantine")
+
+    @need("zip")
+    def test_an_empty_policy_list_tries_only_the_message_candidates(self):
+        z = F.file_bytes(F.make_zip_tool(self.path("infected.zip"), {"report.txt": TEXT},
+                                         self.workdir("infected"), extra=("-P", "infected")))
+        raw = mail("Sample", "see attached\n", z, "sample.zip", ("application", "zip"))
+        rep = self.scan_mail("default-list.eml", raw, expect_rc=0)
+        self.assertFinding(self.obj(rep, "default-list.eml/sample.zip"), "archive.encrypted.opened")
+        policy = self.policy_with_passwords("empty-list", "[]")
+        rep = self.scan_mail("empty-list.eml", raw, expect_rc=1, policy=policy)
+        self.assertIn("archive.encrypted", finding_ids(rep), self.tree(rep))
+        self.assertNotIn("archive.encrypted.opened", finding_ids(rep))
 
     @need("7zz")
     def test_encrypted_7z_with_password_in_subject_fails_closed(self):

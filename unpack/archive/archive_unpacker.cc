@@ -7,7 +7,7 @@
 // 64 KiB blocks into ChildWriter, never trusts declared sizes. Entries libarchive
 // lists but cannot decode are "unpack.unsupported", encrypted ones
 // "archive.encrypted" unless a password candidate (UnpackContext::
-// password_candidates: from the message, then a few well-known ones) opens
+// password_candidates: from the message, then the policy's archive_passwords) opens
 // them, in which case they are read like any other entry and the container
 // gets "archive.encrypted.opened" naming the candidate (zip ZipCrypto and
 // AES; libarchive cannot decrypt 7z or RAR); a corrupt archive is
@@ -52,10 +52,6 @@ bool is_stream_label(std::string_view label) {
          label == "lz4" || label == "lzip" || label == "lzma" || label == "compress";
 }
 
-// Passwords tried on encrypted entries after those found in the message:
-// the ones malware samples and lures are commonly shared with.
-constexpr std::string_view kWellKnownPasswords[] = {"infected", "malware", "virus",
-                                                    "1234",     "123456",  "password"};
 // A probe reads at most this much of an entry with a candidate: a wrong
 // ZipCrypto password passes the 1-byte check 1 time in 256, and then fails on
 // the data or its CRC long before this.
@@ -63,16 +59,16 @@ constexpr uint64_t kProbeBytes = 1 << 20;
 
 // The password state of one container, shared by its reader passes.
 struct Passwords {
-  std::vector<PasswordCandidate> candidates;  // the message's, then the well-known
+  std::vector<PasswordCandidate> candidates;  // the message's, then the policy's
   bool probed = false;                        // candidates were tried once already
   int working = -1;                           // index of the one that opened an entry
   bool reported = false;                      // archive.encrypted.opened was added
 
   explicit Passwords(const UnpackContext& ctx) : candidates(ctx.password_candidates()) {
-    for (std::string_view p : kWellKnownPasswords) {
+    for (const std::string& p : ctx.limits().archive_passwords) {
       bool seen = false;
       for (const auto& c : candidates) seen = seen || c.password == p;
-      if (!seen) candidates.push_back({std::string(p), "the list of well-known passwords"});
+      if (!seen) candidates.push_back({p, "the policy's archive_passwords"});
     }
   }
 };

@@ -425,6 +425,46 @@ profiles:
   CHECK(p->limits_for(f).max_object_bytes == Limits{}.max_object_bytes);
 }
 
+TEST_CASE("archive_passwords: replaces the default list in every profile; bad entries are positioned errors") {
+  TempDir dir;
+  auto p = compile(dir, R"(name: pw
+archive_passwords: [infected, "Partner-2026!", "1234"]
+profiles:
+  mail: {rules: []}
+  upload: {limits: {depth: 3}, rules: []}
+)");
+  SubmissionFacts f;
+  f.channel = "mail";
+  CHECK(p->limits_for(f).archive_passwords == std::vector<std::string>{"infected", "Partner-2026!", "1234"});
+  f.channel = "upload";
+  CHECK(p->limits_for(f).archive_passwords.size() == 3);
+  CHECK(p->limits_for(f).max_depth == 3);
+  // Absent: the engine's default list; []: none.
+  auto q = compile(dir, "name: q\nprofiles:\n  mail: {rules: []}\n");
+  CHECK(q->limits_for(f).archive_passwords == Limits{}.archive_passwords);
+  CHECK_FALSE(Limits{}.archive_passwords.empty());
+  auto e = compile(dir, "name: e\narchive_passwords: []\nprofiles:\n  mail: {rules: []}\n");
+  CHECK(e->limits_for(f).archive_passwords.empty());
+
+  auto errors = [&](const std::string& value) {
+    auto r = load_policy_file(dir.write("bad.yaml", "name: b\narchive_passwords: " + value +
+                                                        "\nprofiles:\n  mail: {rules: []}\n"));
+    CHECK_FALSE(r.ok());
+    return diagnostics_text(r);
+  };
+  CHECK(errors("infected").find("bad.yaml:2:20: 'archive_passwords' must be a list of strings") !=
+        std::string::npos);
+  CHECK(errors("[a, \"\", b]").find("bad.yaml:2:24: an archive password must be 1 to 128 bytes") !=
+        std::string::npos);
+  CHECK(errors("[a, b, a]").find("bad.yaml:2:27: archive password 'a' is listed twice") != std::string::npos);
+  CHECK(errors("[a, {x: 1}]").find("bad.yaml:2:24: 'archive_passwords entry' must be a string") !=
+        std::string::npos);
+  std::string many = "[";
+  for (int i = 0; i < 33; ++i) many += (i ? ", p" : "p") + std::to_string(i);
+  CHECK(errors(many + "]").find("holds 33 passwords; at most 32") != std::string::npos);
+  CHECK(errors("[" + std::string(129, 'x') + "]").find("1 to 128 bytes") != std::string::npos);
+}
+
 TEST_CASE("policy sha256 is the file's, and covers included list files") {
   TempDir dir;
   std::string text = "name: s\nprofiles:\n  upload:\n    rules: []\n";
