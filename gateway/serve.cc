@@ -362,6 +362,9 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   filter_options.notify_admin = config.smtp.notify_admin;
   filter_options.notice_from = config.smtp.notice_from;
   filter_options.spool_dir = smtp_spool;
+  filter_options.on_message = [&metrics](const std::string& action, int code) {
+    metrics.count_smtp_message(action, code);
+  };
   smtp::ContentFilter filter(scan, relay, quarantine.get(), filter_options, log_line);
   smtp::ServerOptions smtp_options;
   smtp_options.host = config.smtp.listen.host;
@@ -377,6 +380,14 @@ int run_serve(const std::vector<std::string>& args, std::ostream& out, std::ostr
   smtp_options.data_timeout_s = config.smtp.data_timeout_s;
   smtp_options.tls_cert = config.smtp.tls_cert;
   smtp_options.tls_key = config.smtp.tls_key;
+  smtp_options.on_session = [&metrics](smtp::SessionEvent e) {
+    switch (e) {
+      case smtp::SessionEvent::opened: metrics.smtp_session_opened(); break;
+      case smtp::SessionEvent::refused: metrics.count_smtp_refused(); break;
+      case smtp::SessionEvent::closed: metrics.smtp_session_closed(); break;
+    }
+  };
+  metrics.enable_smtp();
   smtp::SmtpServer smtp_server(smtp_options, filter, log_line);
   if (!smtp_server.start(&error)) {
     err << "sandgate serve: smtp: " << error << "\n";

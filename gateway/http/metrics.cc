@@ -118,7 +118,28 @@ std::string Metrics::render(const Gauges& g) const {
     head("sandgate_workers_alive", "gauge", "Scan worker processes running (idle or busy).");
     o += "sandgate_workers_alive " + std::to_string(workers_alive_.load()) + "\n";
   }
+  if (smtp_enabled_.load()) {
+    head("sandgate_smtp_messages_total", "counter",
+         "Mail transactions answered after DATA, by the policy's action (error: not scanned) and the reply class.");
+    for (const auto& [key, n] : smtp_messages_)
+      o += "sandgate_smtp_messages_total{action=\"" + escape_label(key.first) + "\",reply=\"" + key.second +
+           "\"} " + std::to_string(n) + "\n";
+    head("sandgate_smtp_sessions_total", "counter", "SMTP connections accepted (refused ones included).");
+    o += "sandgate_smtp_sessions_total " + std::to_string(smtp_sessions_.load()) + "\n";
+    head("sandgate_smtp_sessions_refused_total", "counter",
+         "SMTP connections answered 421 at once (too many connections, or shutting down).");
+    o += "sandgate_smtp_sessions_refused_total " + std::to_string(smtp_refused_.load()) + "\n";
+    head("sandgate_smtp_sessions_active", "gauge", "SMTP connections open now.");
+    o += "sandgate_smtp_sessions_active " + std::to_string(smtp_active_.load()) + "\n";
+  }
   return o;
+}
+
+void Metrics::count_smtp_message(const std::string& action, int reply_code) {
+  const int cls = reply_code / 100;
+  const std::string reply = cls >= 2 && cls <= 5 ? std::to_string(cls) + "xx" : "other";
+  std::lock_guard lock(mu_);
+  ++smtp_messages_[{action, reply}];
 }
 
 void Metrics::count_worker_failure(const std::string& kind) {

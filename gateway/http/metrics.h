@@ -29,6 +29,15 @@ class Metrics {
   // ("memory"); and how many workers are running.
   void count_worker_failure(const std::string& kind);
   void set_workers_alive(int64_t n) { workers_alive_.store(n); }
+  // SMTP intake (rendered once enable_smtp() was called): each message by
+  // the policy's action ("error" when it could not be scanned) and the class
+  // of the reply the sending server got ("2xx", "4xx", "5xx"); sessions
+  // opened, refused at connect (421: full or shutting down) and open now.
+  void enable_smtp() { smtp_enabled_.store(true); }
+  void count_smtp_message(const std::string& action, int reply_code);
+  void smtp_session_opened() { smtp_sessions_.fetch_add(1), smtp_active_.fetch_add(1); }
+  void smtp_session_closed() { smtp_active_.fetch_sub(1); }
+  void count_smtp_refused() { smtp_refused_.fetch_add(1); }
 
   // Gauges read at scrape time (set by the service).
   struct Gauges {
@@ -59,6 +68,11 @@ class Metrics {
   std::atomic<uint64_t> rejected_busy_{0};
   std::map<std::string, uint64_t> worker_failures_;  // by kind, under mu_
   std::atomic<int64_t> workers_alive_{-1};           // -1: no worker pool (in-process scans)
+  std::atomic<bool> smtp_enabled_{false};
+  std::map<std::pair<std::string, std::string>, uint64_t> smtp_messages_;  // (action, reply class), under mu_
+  std::atomic<uint64_t> smtp_sessions_{0};
+  std::atomic<uint64_t> smtp_refused_{0};
+  std::atomic<int64_t> smtp_active_{0};
 };
 
 }  // namespace sandgate

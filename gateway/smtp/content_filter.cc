@@ -319,6 +319,7 @@ Reply ContentFilter::deliver(const Envelope& env, const std::string& spool_path,
   } catch (...) {
     reply = Reply{451, "4.3.0 Error: the message could not be scanned; try again later"};
     if (log_) log_(json_line(env, nullptr, "engine-error", reply, size));
+    if (options_.on_message) options_.on_message("error", reply.code);
     return reply;
   }
   const Action action = report.decision.action;
@@ -348,6 +349,7 @@ Reply ContentFilter::deliver(const Envelope& env, const std::string& spool_path,
       break;
   }
   if (log_) log_(json_line(env, &report, action_label, reply, size));
+  if (options_.on_message) options_.on_message(action_label, reply.code);
   return reply;
 }
 

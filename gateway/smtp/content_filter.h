@@ -43,6 +43,10 @@ struct FilterOptions {
   std::string notify_admin;        // and/or this address; empty: none
   std::string notice_from = "MAILER-DAEMON";  // From: of notices
   std::string spool_dir = "/tmp";             // where a notice is written before relaying
+  // Told of every message answered (metrics): the policy's action, or
+  // "error" when the message could not be scanned, and the reply code the
+  // sending server got. May be empty.
+  std::function<void(const std::string& action, int reply_code)> on_message;
 };
 
 // Runs the engine; may throw (answered 451). Tests pass a fake.

@@ -51,14 +51,20 @@ class SmtpConnection : public Poco::Net::TCPServerConnection {
   void run() override {
     struct Count {
       std::atomic<int>& n;
-      ~Count() { n.fetch_sub(1); }
-    } count{st_.active};
+      const std::function<void(SessionEvent)>& on_session;
+      ~Count() {
+        n.fetch_sub(1);
+        if (on_session) on_session(SessionEvent::closed);
+      }
+    } count{st_.active, st_.options.on_session};
     int now_active = st_.active.fetch_add(1) + 1;
+    if (st_.options.on_session) st_.options.on_session(SessionEvent::opened);
     Poco::Net::StreamSocket& s = socket();
     try {
       s.setNoDelay(true);
       s.setSendTimeout(Poco::Timespan(60, 0));
       if (now_active > st_.options.max_connections || st_.stopping.load()) {
+        if (st_.options.on_session) st_.options.on_session(SessionEvent::refused);
         send_all(s, "421 4.3.2 " + st_.options.limits.hostname +
                         (st_.stopping.load() ? " Service shutting down" : " Too many connections") +
                         ", try again later\r\n");

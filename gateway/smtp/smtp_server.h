@@ -28,6 +28,8 @@ class TCPServer;
 
 namespace sandgate::smtp {
 
+enum class SessionEvent { opened, refused, closed };
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 10025;  // 0: pick a free port (see port())
@@ -39,6 +41,10 @@ struct ServerOptions {
   // Poco NetSSL). start() fails when they cannot be loaded.
   std::string tls_cert;
   std::string tls_key;
+  // Told of each connection (metrics): opened when accepted, refused when it
+  // is answered 421 at once, closed when it ends. Called on the session's
+  // thread; may be empty.
+  std::function<void(SessionEvent)> on_session;
 };
 
 struct ServerState;

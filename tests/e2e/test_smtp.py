@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 import zipfile
 
 SANDGATE = os.environ.get("SANDGATE") or os.path.join(
@@ -155,12 +156,16 @@ class Gateway:
              "127.0.0.1:%d" % next_hop_port, "--data-dir", self.data, "--policy", policy_path],
             stderr=self.log, stdout=subprocess.DEVNULL)
         self.port = None
+        self.http_port = None
         deadline = time.time() + 20
         while time.time() < deadline and self.port is None:
             with open(self.log_path, "rb") as f:
-                m = re.search(rb'"smtp":"127\.0\.0\.1:(\d+)"', f.read())
-            if m:
+                text = f.read()
+            m = re.search(rb'"smtp":"127\.0\.0\.1:(\d+)"', text)
+            h = re.search(rb'"http":"http://127\.0\.0\.1:(\d+)"', text)
+            if m and h:
                 self.port = int(m.group(1))
+                self.http_port = int(h.group(1))
                 break
             if self.proc.poll() is not None:
                 break
@@ -296,6 +301,34 @@ class SmtpEndToEnd(unittest.TestCase):
                              "--attach", "@" + f)
         self.assertRegex(out, r"<\*\* 451 4\.7\.1")
         self.assertIsNone(self.wait_sink(b"later-1", timeout=1))
+
+    def metrics(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.gw.http_port, timeout=10) as r:
+            text = r.read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+    def test_metrics_count_messages_by_action_and_reply(self):
+        before = self.metrics()
+        rc, out = self.swaks("--from", "alice@x.test", "--to", "bob@y.test", "--header", "Subject: metrics-1")
+        self.assertEqual(rc, 0, out)
+        bat = self.attach("metrics.bat", b"@echo off\r\n")
+        self.swaks("--from", "alice@x.test", "--to", "bob@y.test", "--header", "Subject: metrics-2",
+                   "--attach", "@" + bat)
+        after = self.metrics()
+        delta = lambda k: after.get(k, 0) - before.get(k, 0)
+        self.assertEqual(delta('sandgate_smtp_messages_total{action="pass",reply="2xx"}'), 1, after)
+        self.assertEqual(delta('sandgate_smtp_messages_total{action="reject",reply="5xx"}'), 1, after)
+        self.assertGreaterEqual(delta("sandgate_smtp_sessions_total"), 2)
+        self.assertIn("sandgate_smtp_sessions_refused_total", after)
+        end = time.time() + 5
+        while time.time() < end and self.metrics().get("sandgate_smtp_sessions_active") != 0:
+            time.sleep(0.05)
+        self.assertEqual(self.metrics().get("sandgate_smtp_sessions_active"), 0)
 
     def test_size_limit_announced(self):
         rc, out = self.swaks("--quit-after", "EHLO")
