@@ -11,6 +11,10 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
 
 namespace sandgate::smtp {
 
@@ -51,6 +55,7 @@ class NextHopConnection {
 
   // What the next hop's EHLO reply offered.
   bool has_size = false, has_8bit = false, has_utf8 = false, has_dsn = false;
+  std::vector<std::string> xforward;  // the XFORWARD attributes it takes (upper case)
   int messages = 0;  // transactions completed on this connection
   std::chrono::steady_clock::time_point last_used{};
 
@@ -285,7 +290,61 @@ void NextHopConnection::greet(const std::string& helo_name) {
     has_8bit |= kw == "8BITMIME";
     has_utf8 |= kw == "SMTPUTF8";
     has_dsn |= kw == "DSN";
+    if (kw == "XFORWARD") {
+      std::istringstream names(upper(r.lines[i].substr(8)));
+      for (std::string n; names >> n && xforward.size() < 16;) xforward.push_back(n);
+    }
   }
+}
+
+// The XFORWARD commands that tell the next hop about the original client
+// (Postfix XFORWARD_README): what the MTA in front of us forwarded, else our
+// own peer. Only the attributes the next hop offered; values in xtext;
+// several commands when one would pass 500 bytes.
+static std::vector<std::string> xforward_commands(const Envelope& env, const std::vector<std::string>& offered) {
+  const XForward& x = env.xforward;
+  const bool forwarded = !x.addr.empty() || !x.name.empty() || !x.helo.empty();
+  auto value = [&](const std::string& attr) -> std::optional<std::string> {
+    if (attr == "NAME") return forwarded ? x.name : std::string();
+    if (attr == "ADDR") {
+      std::string a = forwarded ? x.addr : env.client_address;
+      return a.find(':') != std::string::npos ? "IPV6:" + a : a;
+    }
+    if (attr == "PORT") return forwarded ? x.port : std::string();
+    if (attr == "PROTO") return forwarded ? x.proto : std::string(env.esmtp ? "ESMTP" : "SMTP");
+    if (attr == "HELO") return forwarded ? x.helo : env.helo;
+    if (attr == "IDENT") return forwarded ? x.ident : std::string();
+    if (attr == "SOURCE") return forwarded ? x.source : std::string();
+    return std::nullopt;  // an attribute we know nothing of: not sent
+  };
+  std::vector<std::string> out;
+  std::string cmd;
+  for (const auto& attr : offered) {
+    auto v = value(attr);
+    if (!v) continue;
+    std::string item = attr + "=";
+    if (v->empty() || (attr == "ADDR" && *v == "IPV6:")) {
+      item += "[UNAVAILABLE]";
+    } else {
+      static const char kHex[] = "0123456789ABCDEF";
+      for (unsigned char ch : v->substr(0, 255)) {
+        if (ch < 33 || ch > 126 || ch == '+' || ch == '=') {
+          item += '+';
+          item += kHex[ch >> 4];
+          item += kHex[ch & 15];
+        } else {
+          item += static_cast<char>(ch);
+        }
+      }
+    }
+    if (!cmd.empty() && cmd.size() + 1 + item.size() > 500) {
+      out.push_back(cmd + "\r\n");
+      cmd.clear();
+    }
+    cmd += cmd.empty() ? "XFORWARD " + item : " " + item;
+  }
+  if (!cmd.empty()) out.push_back(cmd + "\r\n");
+  return out;
 }
 
 RelayResult SmtpRelay::send(const Envelope& env, const std::string& spool_path,
@@ -382,8 +441,17 @@ RelayResult SmtpRelay::attempt(NextHopConnection& c, const Envelope& env, const 
     }
     NextHopReply r;
     try {
-      c.write(mail + "\r\n");
-      r = c.read_reply();
+      // XFORWARD first (before each transaction: the next hop forgets it
+      // after one). A refusal only loses the attribution, not the message.
+      for (const auto& x : xforward_commands(env, c.xforward)) {
+        c.write(x);
+        r = c.read_reply();
+        if (r.code == 421) break;
+      }
+      if (r.code != 421) {
+        c.write(mail + "\r\n");
+        r = c.read_reply();
+      }
     } catch (const Poco::Exception&) {
       if (reused) {  // closed while idle: nothing was accepted, try afresh
         *stale = true;

@@ -361,6 +361,14 @@ class PostfixAfterQueue(PostfixCase):
 
     def test_clean_message_arrives_with_verdict(self):
         _, m = self.check_clean_message_arrives("pf-aq-clean")
+        # Postfix told Sandgate the original client (XFORWARD) and Sandgate
+        # passed it on to the re-injection listener, which logs the first
+        # hop's queue id (IDENT) and the original client.
+        first = re.search(rb"^Received: from client\.test .*\n\s+by aq\.sandgate\.test \(Postfix\) with ESMTP id ([0-9A-F]+)",
+                          m, re.M)
+        self.assertIsNotNone(first, m.decode(errors="replace"))
+        self.assertRegex(self.pf.log(), r"postfix-aq/smtpd\[\d+\]: [0-9A-F]+: client=\S+, orig_queue_id=%s, "
+                         r"orig_client=" % first.group(1).decode())
         # Postfix handed it to Sandgate through the sandgate transport, with
         # XFORWARD, and Sandgate's 250 is the re-injection listener's.
         log = self.pf.log()

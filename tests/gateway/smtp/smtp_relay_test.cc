@@ -24,10 +24,11 @@ struct NextHop {
   TempDir dir;
   RecordingHandler sink;
   std::unique_ptr<SmtpServer> server;
-  explicit NextHop(double command_timeout_s = 300) {
+  explicit NextHop(double command_timeout_s = 300, bool xforward = true) {
     ServerOptions o;
     o.port = 0;
     o.limits.spool_dir = dir.path.string();
+    o.limits.xforward = xforward;
     o.command_timeout_s = command_timeout_s;
     server = std::make_unique<SmtpServer>(o, sink);
     std::string error;
@@ -151,6 +152,57 @@ void reference_dot_stuff(std::string_view in, bool& bol, bool& cr, std::string& 
 }
 
 }  // namespace
+
+TEST_CASE("relay: XFORWARD tells a next hop that offers it about the original client, per message") {
+  NextHop hop;
+  TempDir dir;
+  RelayTarget t;
+  t.port = hop.server->port();
+  SmtpRelay relay(t);
+  // What the MTA in front of us forwarded is passed on as it came.
+  Envelope forwarded = envelope();
+  forwarded.client_address = "127.0.0.1";
+  forwarded.xforward.name = "mail.example.org";
+  forwarded.xforward.addr = "2001:db8::7";
+  forwarded.xforward.proto = "ESMTP";
+  forwarded.xforward.helo = "mail.example.org";
+  forwarded.xforward.source = "REMOTE";
+  REQUIRE(relay.send(forwarded, spool(dir, "xf1", "one"), {}).delivered);
+  // Without it, our own peer; NAME unknown (no reverse lookup here).
+  Envelope direct = envelope();
+  direct.client_address = "192.0.2.9";
+  direct.helo = "client with space+plus";
+  direct.esmtp = true;
+  REQUIRE(relay.send(direct, spool(dir, "xf2", "two"), {}).delivered);
+  CHECK(relay.connections_opened() == 1);  // one connection, attributes sent per message
+  REQUIRE(hop.sink.messages.size() == 2);
+  const XForward& a = hop.sink.messages[0].envelope.xforward;
+  CHECK(a.name == "mail.example.org");
+  CHECK(a.addr == "2001:db8::7");
+  CHECK(a.proto == "ESMTP");
+  CHECK(a.helo == "mail.example.org");
+  CHECK(a.source == "REMOTE");
+  CHECK(hop.sink.messages[0].envelope.original_client() == "2001:db8::7");
+  const XForward& b = hop.sink.messages[1].envelope.xforward;
+  CHECK(b.addr == "192.0.2.9");
+  CHECK(b.name.empty());
+  CHECK(b.helo == "client with space+plus");  // xtext on the wire, decoded by the next hop
+  CHECK(b.proto == "ESMTP");
+}
+
+TEST_CASE("relay: a next hop without XFORWARD gets none, and the message all the same") {
+  NextHop hop(300, /*xforward=*/false);
+  TempDir dir;
+  RelayTarget t;
+  t.port = hop.server->port();
+  SmtpRelay relay(t);
+  Envelope e = envelope();
+  e.xforward.addr = "198.51.100.1";
+  RelayResult r = relay.send(e, spool(dir, "noxf", "body"), {});
+  CHECK(r.delivered);
+  REQUIRE(hop.sink.messages.size() == 1);
+  CHECK(hop.sink.messages[0].envelope.xforward.addr.empty());
+}
 
 TEST_CASE("dot_stuff: leading dots doubled, bare CR/LF made CRLF, across chunk boundaries") {
   bool bol = true, cr = false;
