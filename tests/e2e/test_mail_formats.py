@@ -181,6 +181,29 @@ class MailFormats(SandgateCase):
         self.assertEqual(len(exes), 1, self.tree(rep))
         self.assertBytes(exes[0], PE)
 
+    def test_binhex_attachment_in_base64_is_decoded(self):
+        # A .hqx sent base64-encoded (as most mailers send attachments), with
+        # and without the banner: the decoded part is typed binhex by its
+        # bytes and its program reaches the policy.
+        for banner in ("", "(This file must be converted with BinHex 4.0)\n\n"):
+            hqx = (banner + binhex(b"setup.exe", PE)).encode()
+            name = "b64hqx%d.eml" % len(banner)
+            rep = self.scan_mail(name, mail("mac file", "attached\n", hqx, "setup.hqx",
+                                            ("application", "octet-stream")), expect_rc=1)
+            self.assertEqual(self.obj(rep, name + "/setup.hqx")["type"]["label"], "binhex")
+            exe = self.obj(rep, name + "/setup.hqx/setup.exe")
+            self.assertEqual(exe["type"]["label"], "pe")
+            self.assertBytes(exe, PE)
+            self.assertEqual(rep["verdict"], "quarantine")
+
+    @need("zip")
+    def test_binhex_file_inside_a_zip_is_decoded(self):
+        hqx = ("(This file must be converted with BinHex 4.0)\n\n" + binhex(b"tool.exe", PE)).encode()
+        z = F.file_bytes(F.make_zip_tool(self.path("hqx.zip"), {"tool.hqx": hqx}, self.workdir("hqxzip")))
+        rep = self.scan_mail("hqxzip.eml", mail("tools", "see zip\n", z, "tools.zip", ("application", "zip")),
+                             expect_rc=1)
+        self.assertBytes(self.obj(rep, "hqxzip.eml/tools.zip/tool.hqx/tool.exe"), PE)
+
     # -- encrypted zip and password candidates --
 
     def aes_zip(self, name, files, password):

@@ -62,6 +62,21 @@ uint16_t binhex_crc16(std::string_view data, uint16_t crc) {
 
 bool has_binhex_banner(std::string_view text) { return text.find(kBanner) != text.npos; }
 
+bool starts_with_binhex_data(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && is_space(text[i])) ++i;
+  if (i == text.size() || text[i] != ':') return false;
+  // The encoded header alone is over 30 characters; 64 in a row from the
+  // alphabet (line breaks between) is no prose and no other format.
+  size_t run = 0;
+  for (++i; i < text.size() && run < 64; ++i) {
+    if (text[i] == '\r' || text[i] == '\n') continue;
+    if (kDecode[static_cast<uint8_t>(text[i])] < 0) return false;
+    ++run;
+  }
+  return run == 64;
+}
+
 BinHexDecoder::BinHexDecoder(HeaderFn on_header, DataFn on_data)
     : on_header_(std::move(on_header)), on_data_(std::move(on_data)) {}
 

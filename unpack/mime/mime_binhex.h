@@ -103,5 +103,9 @@ size_t scan_binhex(const ByteSource& body, UnpackContext& ctx, size_t max_files,
 
 // True when text contains the BinHex banner line, for a cheap check before a scan.
 bool has_binhex_banner(std::string_view text);
+// True when text (after leading white space) is BinHex data without the
+// banner: a ':' and then 64 characters of the BinHex alphabet, as a part
+// declared application/mac-binhex40 often is.
+bool starts_with_binhex_data(std::string_view text);
 
 }  // namespace sandgate

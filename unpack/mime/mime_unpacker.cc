@@ -18,6 +18,7 @@
 #include "unpack/mime/mime_line_reader.h"
 #include "unpack/mime/mime_passwords.h"
 #include "unpack/mime/mime_uuencode.h"
+#include "unpack/type_detect.h"
 
 namespace sandgate {
 
@@ -367,7 +368,11 @@ class MimeWalk {
         return;
       }
       if (l.uu_scan && end > l.body_start) scan_uu(*body, l.path);
-      if (!stop_ && l.binhex_scan && end > l.body_start) scan_bx(*body, l.path, l.binhex_declared);
+      // A part typed "binhex" (its banner near the start) was decoded by the
+      // binhex unpacker as the part's child: only the others are scanned here
+      // (a banner further into a text, or a declared part without one).
+      if (!stop_ && l.binhex_scan && end > l.body_start && detect_type(*body).label != "binhex")
+        scan_bx(*body, l.path, l.binhex_declared);
       return;
     }
     if (!l.writer) return;

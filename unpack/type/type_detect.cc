@@ -6,7 +6,8 @@
 //   2. disk images by trailer (VHD, DMG) and by boot sector / volume
 //      descriptors (disk_images.cc);
 //   3. a zip whose end record is in the tail though its start is not a zip;
-//   4. text formats: e-mail, markup, scripts, plain text (text_formats.cc);
+//   4. BinHex 4.0 by its banner; text formats: e-mail, markup, scripts,
+//      plain text (text_formats.cc);
 //   5. libmagic on the head only, when nothing above decided (magic_fallback.cc).
 // Reads: the first 4 KiB, for what the magic checks leave undecided the first
 // 64 KiB and the last 512 bytes, the last 64 KiB only when
@@ -15,6 +16,7 @@
 // ByteSource, bad_alloc) end in "data", never escape.
 #include "unpack/type_detect.h"
 
+#include "unpack/mime/mime_binhex.h"
 #include "unpack/type/probe.h"
 #include "unpack/type/text_detail.h"
 
@@ -39,6 +41,11 @@ TypeInfo detect(const ByteSource& src) {
   if (binary) return *binary;
   if (auto t = detect_disk_image(p)) return *t;
   if (auto t = detect_zip(p, false)) return *t;
+  // BinHex 4.0 text: its banner in the first 4 KiB, or BinHex data from the
+  // start (the "binhex" unpacker decodes the file it carries, whatever
+  // container or transfer encoding held it).
+  if (has_binhex_banner(p.prefix()) || starts_with_binhex_data(p.prefix()))
+    return make_type("binhex", "application/mac-binhex40");
 
   // UTF-16 with a BOM is transcoded so the text checks read it as UTF-8.
   std::string_view head = p.head();

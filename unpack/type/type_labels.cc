@@ -77,6 +77,7 @@ constexpr std::array<std::string_view, 2> kXar = {"xar", "pkg"};
 constexpr std::array<std::string_view, 4> kAr = {"a", "ar", "deb", "lib"};
 constexpr std::array<std::string_view, 1> kChm = {"chm"};
 constexpr std::array<std::string_view, 2> kTnef = {"dat", "tnef"};
+constexpr std::array<std::string_view, 1> kBinHex = {"hqx"};
 constexpr std::array<std::string_view, 9> kScript = {"sh", "bash", "zsh",     "ksh", "py",
                                                      "pl", "rb",   "command", "cgi"};
 constexpr std::array<std::string_view, 4> kJs = {"js", "jse", "mjs", "cjs"};
@@ -119,7 +120,7 @@ constexpr LabelInfo kLabels[] = {
     {"cpio", false, exts(kCpio)},    {"lha", false, exts(kLha)},
     {"arj", false, exts(kArj)},      {"xar", false, exts(kXar)},
     {"ar", false, exts(kAr)},        {"chm", false, exts(kChm)},
-    {"tnef", false, exts(kTnef)},
+    {"tnef", false, exts(kTnef)},    {"binhex", false, exts(kBinHex)},
     {"script", true, exts(kScript)}, {"js", true, exts(kJs)},
     {"vbs", true, exts(kVbs)},       {"vbe", true, exts(kVbe)},
     {"ps1", true, exts(kPs1)},       {"bat", true, exts(kBat)},

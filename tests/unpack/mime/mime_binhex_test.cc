@@ -10,6 +10,8 @@
 #include <string>
 
 #include "tests/unpack/mime/mime_test_util.h"
+#include "unpack/type_detect.h"
+#include "unpack/unpacker.h"
 #include "unpack/mime/mime_passwords.h"
 
 using namespace sandgate;
@@ -194,50 +196,94 @@ TEST_CASE("binhex: bad characters are skipped and counted; garbage never crashes
   CHECK(data.size() < 4000);
 }
 
-TEST_CASE("mime: a BinHex body after the banner becomes a child named from its header") {
+namespace {
+
+// What a part typed "binhex" becomes in a scan: the part is typed by its
+// bytes, then the binhex unpacker (registered for that label) decodes it.
+std::unique_ptr<RecordingContext> unpack_binhex(const std::string& bytes) {
+  REQUIRE(detect_type(*memory_source(bytes)).label == "binhex");
+  auto ctx = std::make_unique<RecordingContext>();
+  Object o;
+  o.path = "mail.eml/part";
+  o.type.label = "binhex";
+  o.bytes = memory_source(bytes);
+  auto unpacker = UnpackerRegistry::instance().create("binhex");
+  REQUIRE(unpacker);
+  unpacker->unpack(o, *ctx);
+  return ctx;
+}
+
+}  // namespace
+
+TEST_CASE("mime: a text part with the BinHex banner near its start is left to the binhex unpacker") {
   std::string p = payload();
   std::string body =
       "Here is the file you asked for.\n\n"
       "(This file must be converted with BinHex 4.0)\n\n" +
       binhex_encode("Invoice.exe", p) + "\nbye\n";
   auto ctx = unpack_message(message_with("Subject: file\n", body));
-  const RecordedChild* c = ctx->child("Invoice.exe");
+  // Not decoded here (it would be twice): the part is typed binhex ...
+  CHECK(ctx->child("Invoice.exe") == nullptr);
+  const RecordedChild* part = ctx->child("part1");
+  REQUIRE(part != nullptr);
+  // ... and its own unpacker makes the child.
+  auto bx = unpack_binhex(part->bytes);
+  const RecordedChild* c = bx->child("Invoice.exe");
   REQUIRE(c != nullptr);
   CHECK(c->bytes == p);
   CHECK(c->findings.empty());
   CHECK(c->finish_calls == 1);
-  CHECK(ctx->child("part1") != nullptr);  // the text part itself is still there
 }
 
-TEST_CASE("mime: application/mac-binhex40 parts need no banner") {
+TEST_CASE("mime: a BinHex banner deep inside a text part is decoded by the MIME unpacker") {
   std::string p = payload();
-  std::string msg =
-      "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
-      "--b\nContent-Type: text/plain\n\nsee attachment\n"
-      "--b\nContent-Type: application/mac-binhex40; name=\"a.hqx\"\n\n" +
-      binhex_encode("tool.app", p) + "--b--\n";
-  auto ctx = unpack_message(crlf(msg));
-  const RecordedChild* c = ctx->child("tool.app");
+  std::string prose;
+  while (prose.size() < 5000) prose += "Some introductory words about the attached file.\n";
+  std::string body = prose + "\n(This file must be converted with BinHex 4.0)\n\n" + binhex_encode("Deep.exe", p) + "\n";
+  auto ctx = unpack_message(message_with("Subject: file\n", body));
+  const RecordedChild* part = ctx->child("part1");
+  REQUIRE(part != nullptr);
+  CHECK(detect_type(*memory_source(part->bytes)).label == "text");
+  const RecordedChild* c = ctx->child("Deep.exe");
   REQUIRE(c != nullptr);
   CHECK(c->bytes == p);
-  CHECK(ctx->child("a.hqx") != nullptr);
 }
 
-TEST_CASE("mime: BinHex CRC errors and truncation are findings on the child") {
+TEST_CASE("mime: application/mac-binhex40 parts need no banner, in any transfer encoding") {
   std::string p = payload();
+  const std::string hqx = binhex_encode("tool.app", p);
+  for (const char* cte : {"", "base64"}) {
+    CAPTURE(cte);
+    std::string part_body = std::string(cte) == "base64" ? base64_encode(hqx) : hqx;
+    std::string msg =
+        "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+        "--b\nContent-Type: text/plain\n\nsee attachment\n"
+        "--b\nContent-Type: application/mac-binhex40; name=\"a.hqx\"\n" +
+        (std::string(cte).empty() ? std::string() : "Content-Transfer-Encoding: " + std::string(cte) + "\n") +
+        "\n" + part_body + "--b--\n";
+    auto ctx = unpack_message(crlf(msg));
+    const RecordedChild* part = ctx->child("a.hqx");
+    REQUIRE(part != nullptr);
+    CHECK(ctx->child("tool.app") == nullptr);  // the part's own unpacker decodes it
+    auto bx = unpack_binhex(part->bytes);
+    const RecordedChild* c = bx->child("tool.app");
+    REQUIRE(c != nullptr);
+    CHECK(c->bytes == p);
+  }
+}
+
+TEST_CASE("binhex unpacker: CRC errors and truncation are findings on the child") {
+  std::string p = payload();
+  const std::string banner = "(This file must be converted with BinHex 4.0)\n";
   SUBCASE("data CRC") {
-    auto ctx = unpack_message(
-        message_with("Subject: x\n", "(This file must be converted with BinHex 4.0)\n" +
-                                         binhex_encode("bad.exe", p, Corrupt{true, 0})));
+    auto ctx = unpack_binhex(banner + binhex_encode("bad.exe", p, Corrupt{true, 0}));
     const RecordedChild* c = ctx->child("bad.exe");
     REQUIRE(c != nullptr);
     CHECK(c->has_finding("mime.binhex.crc"));
     CHECK(c->bytes == p);
   }
   SUBCASE("truncated") {
-    auto ctx = unpack_message(
-        message_with("Subject: x\n", "(This file must be converted with BinHex 4.0)\n" +
-                                         binhex_encode("cut.exe", p, Corrupt{false, 600})));
+    auto ctx = unpack_binhex(banner + binhex_encode("cut.exe", p, Corrupt{false, 600}));
     const RecordedChild* c = ctx->child("cut.exe");
     REQUIRE(c != nullptr);
     CHECK(c->has_finding("mime.binhex.malformed"));
@@ -245,11 +291,18 @@ TEST_CASE("mime: BinHex CRC errors and truncation are findings on the child") {
     CHECK(p.starts_with(c->bytes));
   }
   SUBCASE("banner followed by prose is not BinHex") {
-    auto ctx = unpack_message(message_with(
-        "Subject: x\n", "(This file must be converted with BinHex 4.0)\nno data here\n"));
-    CHECK(ctx->children.size() == 1);
+    auto ctx = unpack_binhex(banner + "no data here\n");
+    CHECK(ctx->children.empty());
     CHECK(ctx->findings.empty());
   }
+}
+
+TEST_CASE("type detection: BinHex by its banner or its data, and not prose that starts with a colon") {
+  CHECK(detect_type(*memory_source("(This file must be converted with BinHex 4.0)\n:abc")).label == "binhex");
+  CHECK(detect_type(*memory_source("\r\n" + binhex_encode("x.exe", payload()))).label == "binhex");
+  CHECK(detect_type(*memory_source(": a note that starts with a colon, and goes on for a while longer\n")).label ==
+        "text");
+  CHECK(detect_type(*memory_source(":" + std::string(63, 'A'))).label != "binhex");  // 63: too short
 }
 
 TEST_CASE("passwords: the token after the keyword, quoted strings, several languages") {
