@@ -28,7 +28,6 @@
 #include "gateway/http/metrics.h"
 #include "gateway/isolation/wire.h"
 #include "gateway/isolation/worker_process.h"
-#include "gateway/report_json.h"
 #include "gateway/uuid.h"
 #include "unpack/hex.h"
 
