@@ -267,7 +267,8 @@ class Encrypted(SandgateCase):
                       extra=("-psecret", "-mhe=on"))
         res, rep = self.scan1(s, expect_rc=1)
         self.assertEqual(rep["objects"][0]["type"]["label"], "7z")
-        self.assert_encrypted(rep, accept_error=True)
+        self.assert_encrypted(rep)
+        self.assertNotIn("unpack.error", finding_ids(rep))
 
     @need("zip")
     def test_encrypted_zip_nested(self):

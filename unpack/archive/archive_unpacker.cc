@@ -9,10 +9,12 @@
 // "archive.encrypted" unless a password candidate (UnpackContext::
 // password_candidates: from the message, then the policy's archive_passwords) opens
 // them, in which case they are read like any other entry and the container
-// gets "archive.encrypted.opened" naming the candidate (zip ZipCrypto and
-// AES; libarchive cannot decrypt 7z or RAR); a corrupt archive is
-// "unpack.error" on the container and
-// whatever was read before the damage is still emitted. For zip-based formats our
+// gets "archive.encrypted.opened" naming the candidate. libarchive decrypts
+// zip (ZipCrypto and AES) itself; it cannot decrypt 7z or RAR, so an
+// encrypted 7z or RAR (entries or headers) goes to the confined 7zz child
+// (unpack/confined_7zz.h): each candidate is tested there and the one that
+// works extracts the whole archive. A corrupt archive is "unpack.error" on
+// the container and whatever was read before the damage is still emitted. For zip-based formats our
 // own structural checks (unpack/zip/zip_directory.h) run first, since libarchive
 // never compares the local headers with the central directory.
 #include <archive.h>
@@ -20,10 +22,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
+#include "unpack/confined_7zz.h"
 #include "unpack/unpacker.h"
 #include "unpack/zip/zip_directory.h"
 
@@ -81,6 +87,19 @@ bool is_zip_family(std::string_view label) {
 // decryption for 7z (FACTS.md) or RAR ("RAR encryption support unavailable").
 bool supports_passphrase(std::string_view label) {
   return label == "zip" || label == "jar" || label == "apk";
+}
+
+// Encrypted archives of these types are opened by the confined 7zz instead.
+bool opened_by_7zz(std::string_view label) { return label == "7z" || label == "rar"; }
+
+// The finding that records which candidate opened an encrypted archive. The
+// password is recorded: analysts want it, and it is in the message anyway.
+Finding opened_finding(const Object& obj, const Passwords& pw, size_t index, std::string_view how) {
+  const auto& c = pw.candidates[index];
+  return make_finding("archive.encrypted.opened",
+                      "encrypted " + obj.type.label + " opened with a password" + std::string(how),
+                      "candidate #" + std::to_string(index + 1) + " from " + c.source + ": \"" +
+                          c.password + "\"");
 }
 
 // libarchive client callbacks over a ByteSource.
@@ -201,6 +220,26 @@ class Reader {
     return true;
   }
 
+  enum class Encryption { none, entries, headers };
+
+  // Whether a 7z or RAR is encrypted, from its first header alone (libarchive
+  // reads the whole 7z header there; no entry data is decoded).
+  static Encryption encryption(const Object& obj, UnpackContext& ctx) {
+    Reader r(obj, ctx, false, 0);
+    if (!r.open_quiet("")) {
+      return is_encryption_error(r.a_ ? error_text(r.a_) : "") ? Encryption::headers
+                                                                : Encryption::none;
+    }
+    struct archive_entry* entry = nullptr;
+    int h = archive_read_next_header(r.a_, &entry);
+    if (h < ARCHIVE_WARN) return is_encryption_error(error_text(r.a_)) ? Encryption::headers : Encryption::none;
+    if (h == ARCHIVE_EOF) return Encryption::none;
+    if (archive_read_has_encrypted_entries(r.a_) > 0 ||
+        (entry && archive_entry_is_data_encrypted(entry) > 0))
+      return Encryption::entries;
+    return Encryption::none;
+  }
+
   // Reads entries, skipping (by header only) the first `skip`. Returns the
   // index to resume at after a fatal error inside an entry's data, or nullopt
   // when this container is done (or must not be read further).
@@ -213,6 +252,14 @@ class Reader {
       int r = archive_read_next_header(a_, &entry);
       if (r == ARCHIVE_EOF) break;
       if (r == ARCHIVE_RETRY && ++failures < 16) continue;
+      if ((r < ARCHIVE_WARN || entry == nullptr) && is_encryption_error(error_text(a_))) {
+        // 7z and RAR with encrypted headers: not even the names can be read.
+        ctx_.add_finding(make_finding("archive.encrypted",
+                                      "the " + obj_.type.label +
+                                          "'s headers are encrypted: no entry could be inspected",
+                                      error_text(a_)));
+        return std::nullopt;
+      }
       if (r < ARCHIVE_WARN || entry == nullptr) {
         ctx_.add_finding(make_finding("unpack.error",
                                       "corrupt " + obj_.type.label + " after " +
@@ -276,7 +323,7 @@ class Reader {
     archive_read_set_seek_callback(a_, seek_cb);
     archive_read_set_skip_callback(a_, skip_cb);
     archive_read_set_callback_data(a_, &st_);
-    archive_read_add_passphrase(a_, passphrase.c_str());
+    if (!passphrase.empty()) archive_read_add_passphrase(a_, passphrase.c_str());
     return archive_read_open1(a_) == ARCHIVE_OK;
   }
 
@@ -309,12 +356,7 @@ class Reader {
     }
     if (!passwords_->reported) {
       passwords_->reported = true;
-      const auto& c = passwords_->candidates[static_cast<size_t>(passwords_->working)];
-      // The password is recorded: analysts want it, and it is in the message anyway.
-      ctx_.add_finding(make_finding(
-          "archive.encrypted.opened", "encrypted " + obj_.type.label + " opened with a password",
-          "candidate #" + std::to_string(passwords_->working + 1) + " from " + c.source + ": \"" +
-              c.password + "\""));
+      ctx_.add_finding(opened_finding(obj_, *passwords_, static_cast<size_t>(passwords_->working), ""));
     }
     return true;
   }
@@ -397,7 +439,16 @@ class ArchiveUnpacker final : public Unpacker {
     // leaves libarchive's reader unusable, but the entries after it may be
     // intact: reopen, skip past the broken entry by headers alone, go on.
     uint64_t resume_at = 0;
-    // Candidates are tried only where libarchive can decrypt (zip).
+    // An encrypted 7z or RAR that a candidate opens is read by 7zz instead.
+    if (opened_by_7zz(obj.type.label)) {
+      auto enc = Reader::encryption(obj, ctx);
+      if (enc != Reader::Encryption::none) {
+        Passwords pw(ctx);
+        if (!pw.candidates.empty() && open_with_7zz(obj, ctx, pw, enc == Reader::Encryption::headers))
+          return;
+      }
+    }
+    // Otherwise candidates are tried only where libarchive can decrypt (zip).
     std::optional<Passwords> passwords;
     if (!stream && supports_passphrase(obj.type.label)) passwords.emplace(ctx);
     for (int pass = 0; pass < kMaxReopen; ++pass) {
@@ -411,6 +462,101 @@ class ArchiveUnpacker final : public Unpacker {
   }
 
  private:
+  // Tests each candidate on an encrypted 7z or RAR with the confined 7zz
+  // (`7zz t`, or `7zz l` where the headers are encrypted: a wrong password
+  // cannot decode them), checks the declared totals against the limits, and
+  // extracts the archive with the one that works. Returns false when no
+  // candidate works or 7zz cannot be used: the libarchive pass then reports
+  // archive.encrypted for what it cannot read, and the policy decides.
+  static bool open_with_7zz(const Object& obj, UnpackContext& ctx, const Passwords& pw,
+                            bool headers_encrypted) {
+    std::string tool = sevenzip::find_tool();
+    if (tool.empty()) return false;
+    sevenzip::Scratch scratch;
+    if (!scratch.ok() || !sevenzip::copy_out(*obj.bytes, scratch.dir() + "/archive")) return false;
+    const Limits& lim = ctx.limits();
+    double seconds = std::max(1.0, lim.max_seconds);
+    auto args = [&](const char* command, const std::string& password) {
+      std::vector<std::string> a = {tool, command, "-bd"};
+      if (obj.type.label == "7z") a.push_back("-t7z");
+      // stdin is /dev/null, so 7zz can never prompt; no -p where none is needed.
+      if (!password.empty()) a.push_back("-p" + password);
+      return a;
+    };
+    auto too_big = [&](const sevenzip::Declared& d) {
+      ctx.add_finding(make_finding("unpack.error",
+                                   "the encrypted " + obj.type.label + " declares " +
+                                       std::to_string(d.files) + " files, " +
+                                       std::to_string(d.bytes) + " bytes: beyond the limits",
+                                   "not extracted"));
+    };
+    std::map<std::string, sevenzip::Listed> listing;
+    if (!headers_encrypted) {
+      // Names and sizes are in the clear: the limits are checked before any test.
+      auto a = args("l", "");
+      a.insert(a.end(), {"-slt", "archive"});
+      auto list = sevenzip::run(a, scratch.dir(), lim, seconds, true);
+      if (!list.ok) return false;
+      listing = sevenzip::parse_listing(list.out);
+      auto d = sevenzip::declared_totals(listing);
+      if (!sevenzip::within_limits(d, obj.size, lim)) {
+        too_big(d);
+        return false;
+      }
+    }
+    int working = -1;
+    for (size_t i = 0; i < pw.candidates.size() && working < 0; ++i) {
+      if (ctx.should_stop()) return false;
+      const std::string& candidate = pw.candidates[i].password;
+      if (headers_encrypted) {
+        auto a = args("l", candidate);
+        a.insert(a.end(), {"-slt", "archive"});
+        auto list = sevenzip::run(a, scratch.dir(), lim, seconds, true);
+        if (!list.ok) continue;
+        listing = sevenzip::parse_listing(list.out);
+        auto d = sevenzip::declared_totals(listing);
+        if (!sevenzip::within_limits(d, obj.size, lim)) {
+          too_big(d);
+          ctx.add_finding(opened_finding(obj, pw, i, " (headers only)"));
+          return false;
+        }
+      }
+      auto t = args("t", candidate);
+      t.push_back("archive");
+      auto tested = sevenzip::run(t, scratch.dir(), lim, seconds, false);
+      if (tested.ok) working = static_cast<int>(i);
+      else if (tested.error.find("timed out") != std::string::npos) return false;
+    }
+    if (working < 0) return false;
+    if (::mkdir((scratch.dir() + "/out").c_str(), 0700) != 0) return false;
+    // -aou: two entries of one name are both kept (the second renamed),
+    // so a payload cannot hide behind a later entry of the same name.
+    auto x = args("x", pw.candidates[static_cast<size_t>(working)].password);
+    x.insert(x.end(), {"-aou", "-oout", "archive"});
+    auto extracted = sevenzip::run(x, scratch.dir(), lim, seconds, false);
+    ctx.add_finding(opened_finding(obj, pw, static_cast<size_t>(working), " (read by 7zz)"));
+    if (!extracted.ok)
+      ctx.add_finding(make_finding("unpack.error", "7zz could not extract the whole " + obj.type.label,
+                                   extracted.error));
+    uint64_t emitted = 0;
+    sevenzip::walk_files(ctx, scratch.dir() + "/out", {}, [&](int fd, const std::string& rel) {
+      ChildInfo info;
+      info.name = rel;
+      auto it = listing.find(rel);
+      if (it != listing.end()) info.declared_size = static_cast<int64_t>(it->second.size);
+      auto child = ctx.begin_child(std::move(info));
+      if (!child) return;
+      ++emitted;
+      sevenzip::stream_into(fd, *child);
+      child->finish();
+    });
+    if (emitted == 0 && obj.size > 4096)
+      ctx.add_finding(make_finding("unpack.no_entries",
+                                   "no entries in a " + std::to_string(obj.size) + "-byte " +
+                                       obj.type.label));
+    return true;
+  }
+
   // Structural checks, then the declared sizes against the ratio limit: a zip
   // whose directory already admits to a bomb is not inflated in full. Returns
   // false for such a bomb. (Declared sizes can also lie low; the
