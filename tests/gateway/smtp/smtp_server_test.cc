@@ -6,6 +6,7 @@
 #include <Poco/Net/StreamSocket.h>
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "gateway/smtp/content_filter.h"
@@ -59,6 +60,11 @@ TEST_CASE("over the connection limit a client gets 421 and the others go on") {
   RecordingHandler h;
   ServerOptions o = options(dir);
   o.max_connections = 1;
+  // The session events behind the metrics (sessions_total, refused_total, active).
+  std::atomic<int> opened{0}, refused{0}, closed{0};
+  o.on_session = [&](SessionEvent e) {
+    (e == SessionEvent::opened ? opened : e == SessionEvent::refused ? refused : closed)++;
+  };
   SmtpServer server(o, h);
   std::string error;
   REQUIRE(server.start(&error));
@@ -66,11 +72,16 @@ TEST_CASE("over the connection limit a client gets 421 and the others go on") {
   CHECK(a.reply().rfind("220 ", 0) == 0);
   Client b(server.port());
   CHECK(b.reply().rfind("421 4.3.2", 0) == 0);
+  CHECK(refused.load() == 1);  // told before the 421 is sent
+  CHECK(opened.load() == 2);   // accepted connections, the refused one included
   a.send("NOOP\r\n");
   CHECK(a.reply() == "250 2.0.0 Ok\r\n");
   a.send("QUIT\r\n");
   CHECK(a.reply() == "221 2.0.0 Bye\r\n");
   server.stop(std::chrono::seconds(2));
+  CHECK(opened.load() == 2);
+  CHECK(refused.load() == 1);
+  CHECK(closed.load() == 2);  // so sessions_active is back at 0
 }
 
 TEST_CASE("an idle client is cut with 421 after the command timeout") {
