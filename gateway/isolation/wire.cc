@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "unpack/cursor.h"
+
 namespace sandgate::isolation {
 
 namespace {
@@ -42,34 +44,21 @@ class Writer {
   std::string& out_;
 };
 
+// Reads through unpack/cursor.h's ByteCursor and keeps the first reason a
+// message was refused; every read after that returns zero or empty.
 class Reader {
  public:
-  explicit Reader(std::string_view in) : in_(in) {}
+  explicit Reader(std::string_view in) : cur_(in) {}
   bool ok() const { return error_ == nullptr; }
   const char* error() const { return error_; }
-  bool at_end() const { return pos_ == in_.size(); }
+  bool at_end() const { return cur_.remaining() == 0; }
   void fail(const char* why) {
     if (!error_) error_ = why;
   }
 
-  uint8_t u8() {
-    if (!need(1)) return 0;
-    return static_cast<uint8_t>(in_[pos_++]);
-  }
-  uint32_t u32() {
-    if (!need(4)) return 0;
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= uint32_t(static_cast<uint8_t>(in_[pos_ + size_t(i)])) << (8 * i);
-    pos_ += 4;
-    return v;
-  }
-  uint64_t u64() {
-    if (!need(8)) return 0;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t(static_cast<uint8_t>(in_[pos_ + size_t(i)])) << (8 * i);
-    pos_ += 8;
-    return v;
-  }
+  uint8_t u8() { return checked(cur_.u8()); }
+  uint32_t u32() { return checked(cur_.u32le()); }
+  uint64_t u64() { return checked(cur_.u64le()); }
   double f64() {
     uint64_t bits = u64();
     double v;
@@ -78,15 +67,13 @@ class Reader {
   }
   std::string str() {
     uint32_t n = u32();
-    if (!need(n)) return {};
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
+    std::string_view v = cur_.bytes(n);
+    return checked(1) ? std::string(v) : std::string();
   }
   // A list count whose elements, at min_size bytes each, fit in what is left.
   uint32_t count(size_t min_size) {
     uint32_t n = u32();
-    if (ok() && n > (in_.size() - pos_) / min_size) {
+    if (ok() && n > cur_.remaining() / min_size) {
       fail("a count larger than the message");
       return 0;
     }
@@ -94,17 +81,13 @@ class Reader {
   }
 
  private:
-  bool need(size_t n) {
-    if (!ok()) return false;
-    if (n > in_.size() - pos_) {
-      fail("truncated message");
-      return false;
-    }
-    return true;
+  template <class T>
+  T checked(T v) {
+    if (cur_.failed()) fail("truncated message");
+    return ok() ? v : T{};
   }
 
-  std::string_view in_;
-  size_t pos_ = 0;
+  ByteCursor cur_;
   const char* error_ = nullptr;
 };
 
