@@ -32,13 +32,16 @@ QuarantineApiAnswer not_allowed(const char* allow) {
   return a;
 }
 
-// Store errors that mean "no such item" are 404; anything else is the store
-// being unavailable (database down, disk error): 503, try again.
+// No such item: 404; its content deleted: 410; a state change not allowed:
+// 409; anything else is the store being unavailable (database down, disk
+// error): 503, try again.
 QuarantineApiAnswer store_error(const std::string& error) {
-  if (error.find("no quarantined item") != std::string::npos || error.find("not found") != std::string::npos)
-    return json_error(404, error);
-  if (error.find(" is deleted") != std::string::npos) return json_error(410, error);
-  if (error.find("cannot become") != std::string::npos) return json_error(409, error);
+  switch (classify_store_error(error)) {
+    case StoreFailure::no_item: return json_error(404, error);
+    case StoreFailure::deleted: return json_error(410, error);
+    case StoreFailure::conflict: return json_error(409, error);
+    case StoreFailure::unavailable: break;
+  }
   return json_error(503, "the quarantine store is unavailable: " + error);
 }
 

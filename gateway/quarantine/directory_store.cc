@@ -387,7 +387,7 @@ std::optional<QuarantineItem> DirectoryStore::get(const std::string& id, std::st
   std::string scratch;
   if (!error) error = &scratch;
   if (!is_quarantine_id(id)) {
-    *error = "no quarantined item '" + id + "'";
+    *error = store_error_no_item(id);
     return std::nullopt;
   }
   std::lock_guard lock(impl_->mu);
@@ -398,7 +398,7 @@ std::optional<QuarantineItem> DirectoryStore::get(const std::string& id, std::st
     st.execute();
     Poco::Data::RecordSet rs(st);
     if (!rs.moveFirst()) {
-      *error = "no quarantined item '" + id + "'";
+      *error = store_error_no_item(id);
       return std::nullopt;
     }
     return item_from_row(rs);
@@ -446,7 +446,7 @@ std::optional<std::string> DirectoryStore::content_path(const std::string& id, s
   std::string scratch;
   if (!error) error = &scratch;
   if (!is_quarantine_id(id)) {
-    *error = "no quarantined item '" + id + "'";
+    *error = store_error_no_item(id);
     return std::nullopt;
   }
   std::lock_guard lock(impl_->mu);
@@ -456,11 +456,11 @@ std::optional<std::string> DirectoryStore::content_path(const std::string& id, s
     *impl_->db << "SELECT content_sha256, state FROM items WHERE id = ?", into(sha), into(state),
         bind(idc), now;
     if (sha.empty()) {
-      *error = "no quarantined item '" + id + "'";
+      *error = store_error_no_item(id);
       return std::nullopt;
     }
     if (state[0] == "deleted") {
-      *error = "item " + id + " is deleted";
+      *error = store_error_deleted(id);
       return std::nullopt;
     }
     if (!is_hex_id(sha[0], 64)) {
@@ -484,7 +484,7 @@ bool DirectoryStore::set_state(const std::string& id, QuarantineState state,
   std::string scratch;
   if (!error) error = &scratch;
   if (!is_quarantine_id(id)) {
-    *error = "no quarantined item '" + id + "'";
+    *error = store_error_no_item(id);
     return false;
   }
   Impl& s = *impl_;
@@ -497,11 +497,11 @@ bool DirectoryStore::set_state(const std::string& id, QuarantineState state,
     std::string idc = id;
     *s.db << "SELECT state, content_sha256 FROM items WHERE id = ?", into(cur), into(sha),
         bind(idc), now;
-    if (cur.empty()) throw Poco::NotFoundException("no quarantined item '" + id + "'");
+    if (cur.empty()) throw Poco::NotFoundException(store_error_no_item(id));
     std::string from = cur[0], to = quarantine_state_name(state);
     bool allowed = (from == "held" && to != "held") || (from == "released" && to == "deleted");
     if (!allowed)
-      throw Poco::InvalidArgumentException("item " + id + " is " + from + ", cannot become " + to);
+      throw Poco::InvalidArgumentException(store_error_transition(id, from, to));
     Poco::Int64 t = now_unix_ms();
     std::string a = actor;
     *s.db << "UPDATE items SET state = ?, state_actor = ?, state_changed_ms = ? WHERE id = ?",

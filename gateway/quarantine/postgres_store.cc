@@ -554,7 +554,7 @@ std::optional<QuarantineItem> PostgresStore::get(const std::string& id, std::str
   std::string scratch;
   if (!error) error = &scratch;
   if (!is_quarantine_id(id)) {
-    *error = "no quarantined item '" + id + "'";
+    *error = store_error_no_item(id);
     return std::nullopt;
   }
   std::optional<QuarantineItem> out;
@@ -565,7 +565,7 @@ std::optional<QuarantineItem> PostgresStore::get(const std::string& id, std::str
     st.execute();
     Poco::Data::RecordSet rs(st);
     if (!rs.moveFirst()) {
-      *error = "no quarantined item '" + id + "'";
+      *error = store_error_no_item(id);
       return false;
     }
     out = item_from_row(rs);
@@ -609,7 +609,7 @@ std::optional<std::string> PostgresStore::content_path(const std::string& id, st
   std::string scratch;
   if (!error) error = &scratch;
   if (!is_quarantine_id(id)) {
-    *error = "no quarantined item '" + id + "'";
+    *error = store_error_no_item(id);
     return std::nullopt;
   }
   std::vector<std::string> state;
@@ -629,14 +629,14 @@ std::optional<std::string> PostgresStore::content_path(const std::string& id, st
     // Deleted items have no content row; say which case it is.
     auto item = get(id, error);
     if (item && item->state == QuarantineState::deleted) {
-      *error = "item " + id + " is deleted";
+      *error = store_error_deleted(id);
     } else if (item) {
       *error = "item " + id + " has no stored content";
     }
     return std::nullopt;
   }
   if (state[0] == "deleted") {
-    *error = "item " + id + " is deleted";
+    *error = store_error_deleted(id);
     return std::nullopt;
   }
   std::lock_guard lock(impl_->scratch_mu);
@@ -666,7 +666,7 @@ bool PostgresStore::set_state(const std::string& id, QuarantineState state,
   std::string scratch;
   if (!error) error = &scratch;
   if (!is_quarantine_id(id)) {
-    *error = "no quarantined item '" + id + "'";
+    *error = store_error_no_item(id);
     return false;
   }
   return impl_->run(
@@ -681,14 +681,14 @@ bool PostgresStore::set_state(const std::string& id, QuarantineState state,
             bind(idc), now;
         if (cur.empty()) {
           s.rollback();
-          *error = "no quarantined item '" + id + "'";
+          *error = store_error_no_item(id);
           return false;
         }
         auto from = parse_quarantine_state(cur[0]);
         std::string to = quarantine_state_name(state);
         if (!from || !quarantine_detail::transition_allowed(*from, state)) {
           s.rollback();
-          *error = "item " + id + " is " + cur[0] + ", cannot become " + to;
+          *error = store_error_transition(id, cur[0], to);
           return false;
         }
         Poco::Int64 t = now_unix_ms();

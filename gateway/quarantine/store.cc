@@ -98,6 +98,38 @@ const char* quarantine_state_name(QuarantineState state) {
   return "held";
 }
 
+std::string store_error_no_item(const std::string& id) { return "no quarantined item '" + id + "'"; }
+
+std::string store_error_deleted(const std::string& id) { return "item " + id + " is deleted"; }
+
+std::string store_error_transition(const std::string& id, const std::string& from,
+                                   const std::string& to) {
+  return "item " + id + " is " + from + ", cannot become " + to;
+}
+
+StoreFailure classify_store_error(const std::string& error) {
+  // Ids are tokens (no spaces, quotes or commas), so the forms cannot blur.
+  auto token = [](std::string_view s) {
+    return !s.empty() && s.find_first_of(" ',") == std::string_view::npos;
+  };
+  std::string_view e = error;
+  if (e.starts_with("no quarantined item '") && e.ends_with("'") && e.size() > 22 &&
+      token(e.substr(21, e.size() - 22)))
+    return StoreFailure::no_item;
+  if (!e.starts_with("item ")) return StoreFailure::unavailable;
+  e.remove_prefix(5);
+  size_t sp = e.find(' ');
+  if (sp == std::string_view::npos || !token(e.substr(0, sp))) return StoreFailure::unavailable;
+  std::string_view rest = e.substr(sp);
+  if (rest == " is deleted") return StoreFailure::deleted;
+  size_t comma = rest.find(", cannot become ");
+  if (rest.starts_with(" is ") && comma != std::string_view::npos &&
+      parse_quarantine_state(std::string(rest.substr(4, comma - 4))) &&
+      parse_quarantine_state(std::string(rest.substr(comma + 16))))
+    return StoreFailure::conflict;
+  return StoreFailure::unavailable;
+}
+
 std::optional<QuarantineState> parse_quarantine_state(const std::string& name) {
   if (name == "held") return QuarantineState::held;
   if (name == "released") return QuarantineState::released;

@@ -24,6 +24,17 @@ enum class QuarantineState { held, released, deleted };
 const char* quarantine_state_name(QuarantineState state);
 std::optional<QuarantineState> parse_quarantine_state(const std::string& name);
 
+// Why a store call failed, for callers that answer differently (HTTP 404,
+// 410, 409 or 503). Stores write the first three with the builders below, and
+// classify_store_error() recognises exactly those forms: any other text (a
+// database or disk error, whatever words it happens to use) is `unavailable`.
+enum class StoreFailure { unavailable, no_item, deleted, conflict };
+std::string store_error_no_item(const std::string& id);   // no such id
+std::string store_error_deleted(const std::string& id);   // its content is gone
+std::string store_error_transition(const std::string& id, const std::string& from,
+                                   const std::string& to);  // a state change not allowed
+StoreFailure classify_store_error(const std::string& error);
+
 // One state change. Backends keep these append-only: no tool, and no SQL
 // client of the backend's database, can edit or remove one.
 struct AuditRecord {

@@ -137,10 +137,13 @@ TEST_CASE("directory: state changes follow held -> released/deleted and are audi
   CHECK(store->set_state(*a, QuarantineState::released, "admin1", &err));
   CHECK_FALSE(store->set_state(*a, QuarantineState::released, "admin1", &err));
   CHECK(err.find("released") != std::string::npos);
+  CHECK(classify_store_error(err) == StoreFailure::conflict);
   CHECK_FALSE(store->set_state(*a, QuarantineState::held, "admin1", &err));
   CHECK(store->set_state(*a, QuarantineState::deleted, "admin2", &err));
   CHECK_FALSE(store->set_state(*a, QuarantineState::released, "admin2", &err));
+  CHECK(classify_store_error(err) == StoreFailure::conflict);
   CHECK_FALSE(store->content_path(*a, &err));
+  CHECK(classify_store_error(err) == StoreFailure::deleted);
   // b still holds the shared content.
   auto pb = store->content_path(*b, &err);
   REQUIRE(pb);
@@ -149,6 +152,9 @@ TEST_CASE("directory: state changes follow held -> released/deleted and are audi
   CHECK_FALSE(fs::exists(*pb));
   CHECK_FALSE(
       store->set_state("ffffffffffffffffffffffffffffffff", QuarantineState::deleted, "x", &err));
+  CHECK(classify_store_error(err) == StoreFailure::no_item);
+  CHECK_FALSE(store->get("ffffffffffffffffffffffffffffffff", &err));
+  CHECK(classify_store_error(err) == StoreFailure::no_item);
 
   auto audit = store->audit(*a, &err);
   REQUIRE(audit.size() == 3);
@@ -164,6 +170,20 @@ TEST_CASE("directory: state changes follow held -> released/deleted and are audi
   // held a, held b, released a, deleted a, deleted b; refused changes log nothing.
   CHECK(std::count(log.begin(), log.end(), '\n') == 5);
   CHECK(log.find("\"actor\":\"admin1\",\"action\":\"released\"") != std::string::npos);
+}
+
+TEST_CASE("store errors: only the stores' own forms are told apart, anything else is unavailable") {
+  CHECK(classify_store_error(store_error_no_item("abc")) == StoreFailure::no_item);
+  CHECK(classify_store_error(store_error_deleted("abc")) == StoreFailure::deleted);
+  CHECK(classify_store_error(store_error_transition("abc", "deleted", "released")) ==
+        StoreFailure::conflict);
+  // Database and disk errors use words of their own; they must not become a
+  // 404 or 409 that tells a client to give up.
+  for (const char* other : {"Not found: column state", "table items not found",
+                            "no quarantined item", "item abc is deleted (disk I/O error)",
+                            "item abc is corrupt, cannot become held", "item  is deleted",
+                            "database is locked", ""})
+    CHECK_MESSAGE(classify_store_error(other) == StoreFailure::unavailable, other);
 }
 
 TEST_CASE("directory: audit records cannot be edited or removed, and the log only grows") {
