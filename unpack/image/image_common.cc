@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include "unpack/utf8.h"
+
 namespace sandgate::image {
 
 bool looks_executable(const ByteSource& src) {
@@ -34,25 +36,6 @@ std::string clean_component(std::string_view name) {
   return out;
 }
 
-namespace {
-void put_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-}  // namespace
 
 void append_utf16le(std::string& out, std::string_view b, bool stop_at_nul) {
   for (size_t i = 0; i + 1 < b.size(); i += 2) {
@@ -61,13 +44,13 @@ void append_utf16le(std::string& out, std::string_view b, bool stop_at_nul) {
     if (u >= 0xD800 && u < 0xDC00 && i + 3 < b.size()) {
       uint32_t lo = uint8_t(b[i + 2]) | uint32_t(uint8_t(b[i + 3])) << 8;
       if (lo >= 0xDC00 && lo < 0xE000) {
-        put_utf8(out, 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00));
+        append_utf8(out, 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00));
         i += 2;
         continue;
       }
     }
     if (u >= 0xD800 && u < 0xE000) u = 0xFFFD;
-    put_utf8(out, u);
+    append_utf8(out, u);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "unpack/cursor.h"
+#include "unpack/utf8.h"
 
 namespace sandgate::cfb {
 namespace {
@@ -27,35 +28,18 @@ constexpr std::string_view kSignature("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8);
 std::string utf16le_to_utf8(std::string_view raw) {
   std::string out;
   out.reserve(raw.size() / 2);
-  auto put = [&out](uint32_t cp) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  };
   for (size_t i = 0; i + 1 < raw.size(); i += 2) {
     uint32_t c = uint8_t(raw[i]) | (uint32_t(uint8_t(raw[i + 1])) << 8);
     if (c >= 0xD800 && c < 0xDC00 && i + 3 < raw.size()) {
       uint32_t d = uint8_t(raw[i + 2]) | (uint32_t(uint8_t(raw[i + 3])) << 8);
       if (d >= 0xDC00 && d < 0xE000) {
-        put(0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00));
+        append_utf8(out, 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00));
         i += 2;
         continue;
       }
     }
     if (c >= 0xD800 && c < 0xE000) c = 0xFFFD;
-    put(c);
+    append_utf8(out, c);
   }
   return out;
 }
