@@ -18,31 +18,13 @@ PORT=${PORT:-18025}
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 python3 - "$WORK" <<'PY'
-import io, os, random, sys, zipfile
+import functools, io, os, random, sys, zipfile
+sys.path.insert(0, "bench")
+import bench_files
 out = sys.argv[1]
 rnd = random.Random(7)
-def pdf(size):
-    text = b"BT /F1 12 Tf 72 720 Td (Curriculum vitae) Tj ET\n"
-    pad = bytes(rnd.getrandbits(8) for _ in range(size - 600))
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-            b"<< /Length %d >>\nstream\n" % (len(text) + len(pad)) + text + pad + b"\nendstream"]
-    body, offs = b"%PDF-1.4\n", []
-    for i, o in enumerate(objs, 1):
-        offs.append(len(body)); body += b"%d 0 obj\n" % i + o + b"\nendobj\n"
-    xref = len(body)
-    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    body += b"".join(b"%010d 00000 n \n" % o for o in offs)
-    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return body
-def docx(size):
-    b = io.BytesIO()
-    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
-        z.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="r1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>')
-        z.writestr("word/document.xml", '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>CV</w:t></w:r></w:p></w:body></w:document>')
-        z.writestr("word/media/image1.png", b"\x89PNG\r\n\x1a\n" + bytes(rnd.getrandbits(8) for _ in range(size)), zipfile.ZIP_STORED)
-    return b.getvalue()
+pdf = functools.partial(bench_files.pdf, rnd)
+docx = functools.partial(bench_files.docx, rnd)
 open(os.path.join(out, "cv.pdf"), "wb").write(pdf(100 * 1024))
 open(os.path.join(out, "cv.docx"), "wb").write(docx(300 * 1024))
 b = io.BytesIO()
