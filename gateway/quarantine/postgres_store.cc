@@ -49,6 +49,8 @@ namespace sandgate {
 using namespace Poco::Data::Keywords;
 using quarantine_detail::decode_list;
 using quarantine_detail::encode_list;
+using quarantine_detail::item_from_row;
+using quarantine_detail::kItemColumns;
 using quarantine_detail::now_unix_ms;
 
 namespace {
@@ -102,9 +104,6 @@ constexpr const char* kSchema[] = {
     "EXECUTE FUNCTION sandgate_quarantine_audit_append_only(); END IF; END $$",
 };
 
-constexpr const char* kItemColumns =
-    "id, created_ms, channel, profile, policy_sha256, sender, recipients, client_address, "
-    "subject, file_names, size, verdict, action, reasons, report_json, state";
 
 std::string errno_text(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
@@ -251,27 +250,6 @@ bool write_all(int fd, const unsigned char* p, size_t n) {
   return true;
 }
 
-QuarantineItem item_from_row(Poco::Data::RecordSet& rs) {
-  QuarantineItem it;
-  it.id = rs["id"].convert<std::string>();
-  it.created_unix_ms = rs["created_ms"].convert<Poco::Int64>();
-  it.channel = rs["channel"].convert<std::string>();
-  it.profile = rs["profile"].convert<std::string>();
-  it.policy_sha256 = rs["policy_sha256"].convert<std::string>();
-  it.sender = rs["sender"].convert<std::string>();
-  it.recipients = decode_list(rs["recipients"].convert<std::string>());
-  it.client_address = rs["client_address"].convert<std::string>();
-  it.subject = rs["subject"].convert<std::string>();
-  it.file_names = decode_list(rs["file_names"].convert<std::string>());
-  it.size = static_cast<uint64_t>(rs["size"].convert<Poco::Int64>());
-  it.verdict = rs["verdict"].convert<std::string>();
-  it.action = rs["action"].convert<std::string>();
-  it.reasons = decode_list(rs["reasons"].convert<std::string>());
-  it.report_json = rs["report_json"].convert<std::string>();
-  it.state =
-      parse_quarantine_state(rs["state"].convert<std::string>()).value_or(QuarantineState::held);
-  return it;
-}
 
 using SessionPtr = std::unique_ptr<Poco::Data::Session>;
 

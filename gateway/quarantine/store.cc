@@ -3,6 +3,7 @@
 // store_util.h. Nothing here touches storage.
 #include "gateway/quarantine/store.h"
 
+#include <Poco/Data/RecordSet.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
 #include <openssl/rand.h>
@@ -77,6 +78,28 @@ bool matches_text_filters(const QuarantineFilter& f, const QuarantineItem& it) {
                    [&](const std::string& r) { return r.find(f.reason) != std::string::npos; }))
     return false;
   return true;
+}
+
+QuarantineItem item_from_row(Poco::Data::RecordSet& rs) {
+  QuarantineItem it;
+  it.id = rs["id"].convert<std::string>();
+  it.created_unix_ms = rs["created_ms"].convert<Poco::Int64>();
+  it.channel = rs["channel"].convert<std::string>();
+  it.profile = rs["profile"].convert<std::string>();
+  it.policy_sha256 = rs["policy_sha256"].convert<std::string>();
+  it.sender = rs["sender"].convert<std::string>();
+  it.recipients = decode_list(rs["recipients"].convert<std::string>());
+  it.client_address = rs["client_address"].convert<std::string>();
+  it.subject = rs["subject"].convert<std::string>();
+  it.file_names = decode_list(rs["file_names"].convert<std::string>());
+  it.size = static_cast<uint64_t>(rs["size"].convert<Poco::Int64>());
+  it.verdict = rs["verdict"].convert<std::string>();
+  it.action = rs["action"].convert<std::string>();
+  it.reasons = decode_list(rs["reasons"].convert<std::string>());
+  it.report_json = rs["report_json"].convert<std::string>();
+  it.state =
+      parse_quarantine_state(rs["state"].convert<std::string>()).value_or(QuarantineState::held);
+  return it;
 }
 
 bool transition_allowed(QuarantineState from, QuarantineState to) {

@@ -9,7 +9,18 @@
 
 #include "gateway/quarantine/store.h"
 
+namespace Poco::Data {
+class RecordSet;
+}
+
 namespace sandgate::quarantine_detail {
+
+// The item columns both SQL backends store, in this order, and an item read
+// back from a row of them.
+inline constexpr const char* kItemColumns =
+    "id, created_ms, channel, profile, policy_sha256, sender, recipients, client_address, "
+    "subject, file_names, size, verdict, action, reasons, report_json, state";
+QuarantineItem item_from_row(Poco::Data::RecordSet& rs);
 
 int64_t now_unix_ms();
 // A fresh id: 32 lower-case hex digits from 128 random bits; false when the
