@@ -109,6 +109,11 @@ class MachoAnalyzer final : public Analyzer {
     std::string evidence = cd_evidence + "; subject=" + d.subject + "; issuer=" + d.issuer +
                            "; serial=" + d.serial + "; sha1=" + d.sha1 + "; sha256=" + d.sha256 +
                            "; valid=" + d.not_before + ".." + d.not_after;
+    if (!signed_data_digests_supported(p7.get())) {
+      obj.findings.push_back(make_finding(
+          "macho.malformed", where + ": the CMS signature names a digest other than SHA-1/SHA-2"));
+      return;
+    }
     auto store = codesign_store();
     // The CMS signature is detached: its content is the CodeDirectory blob.
     std::unique_ptr<BIO, BioFree> cd(

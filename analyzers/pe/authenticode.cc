@@ -297,6 +297,8 @@ ParsedSignature parse_signature(const unsigned char* der, size_t der_len) {
   STACK_OF(PKCS7_SIGNER_INFO)* sis = PKCS7_get_signer_info(p7.get());
   if (!sis || sk_PKCS7_SIGNER_INFO_num(sis) != 1)
     return std::move(bad("SignedData must hold exactly one SignerInfo"));
+  if (!signed_data_digests_supported(p7.get()))
+    return std::move(bad("SignedData names a digest algorithm other than SHA-1/SHA-2"));
   PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(sis, 0);
   STACK_OF(X509)* signers = PKCS7_get0_signers(p7.get(), nullptr, 0);
   X509* signer = signers && sk_X509_num(signers) == 1 ? sk_X509_value(signers, 0) : nullptr;

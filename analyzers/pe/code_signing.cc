@@ -183,4 +183,17 @@ ChainResult verify_chain(X509* cert, STACK_OF(X509) * untrusted, time_t at, std:
   return r;
 }
 
+bool signed_data_digests_supported(const PKCS7* p7) {
+  if (!p7 || !PKCS7_type_is_signed(p7) || !p7->d.sign) return false;
+  const STACK_OF(X509_ALGOR)* algs = p7->d.sign->md_algs;
+  int n = algs ? sk_X509_ALGOR_num(algs) : 0;
+  if (n < 1) return false;
+  for (int i = 0; i < n; ++i) {
+    const X509_ALGOR* a = sk_X509_ALGOR_value(algs, i);
+    int nid = a && a->algorithm ? OBJ_obj2nid(a->algorithm) : NID_undef;
+    if (nid != NID_sha1 && nid != NID_sha256 && nid != NID_sha384 && nid != NID_sha512) return false;
+  }
+  return true;
+}
+
 }  // namespace sandgate

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
 #include "unpack/hex.h"
@@ -71,5 +72,11 @@ enum class ChainResult { trusted, expired, untrusted };
 // pool of intermediates, at time `at` (0: now). Any purpose is accepted (code
 // signing has no OpenSSL purpose); *error receives OpenSSL's reason.
 ChainResult verify_chain(X509* cert, STACK_OF(X509) * untrusted, time_t at, std::string* error);
+
+// True when a SignedData names at least one digest algorithm and each is
+// SHA-1, SHA-256, SHA-384 or SHA-512. Check before PKCS7_verify with content:
+// OpenSSL 3.0's PKCS7_verify leaks its copy of the content when it cannot set
+// up a digest named there (found by fuzz_pe).
+bool signed_data_digests_supported(const PKCS7* p7);
 
 }  // namespace sandgate
