@@ -12,6 +12,7 @@
 #include "analyzers/analyzer.h"
 #include "analyzers/macho/macho_parser.h"
 #include "analyzers/pe/code_signing.h"
+#include "analyzers/pe/signed_data.h"
 
 namespace sandgate {
 
@@ -89,8 +90,8 @@ class MachoAnalyzer final : public Analyzer {
 
   static void verify_cms(Object& obj, const MachoSignature& sig, const std::string& where,
                          const std::string& cd_evidence) {
-    const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.cms.data());
-    std::unique_ptr<PKCS7, Pkcs7Free> p7(d2i_PKCS7(nullptr, &p, long(sig.cms.size())));
+    std::unique_ptr<PKCS7, Pkcs7Free> p7(
+        decode_signed_data(reinterpret_cast<const unsigned char*>(sig.cms.data()), sig.cms.size()));
     if (!p7 || !PKCS7_type_is_signed(p7.get())) {
       ERR_clear_error();
       obj.findings.push_back(make_finding("macho.malformed", where + ": CMS blob is unreadable"));

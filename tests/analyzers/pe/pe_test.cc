@@ -3,12 +3,16 @@
 // the test) and every verdict is compared with `osslsigncode verify`.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
+#include <openssl/err.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
 
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,6 +21,7 @@
 #include "analyzers/pe/authenticode.h"
 #include "analyzers/pe/code_signing.h"
 #include "analyzers/pe/pe_parser.h"
+#include "analyzers/pe/signed_data.h"
 
 using namespace sandgate;
 
@@ -440,4 +445,114 @@ TEST_CASE("signature cache: a new trust store is never answered from the old one
   apply_policy_codesign_trust(nullptr);
   CHECK(codesign_trust_generation() == set_gen);
   CHECK(analyze_file("signed.exe").has_finding("pe.authenticode.valid"));
+}
+
+namespace {
+
+// The certificate table's PKCS#7 of a fixture, as osslsigncode extracts it.
+std::string extracted_signature(const std::string& file) {
+  const std::string out = fixtures() + "/" + file + ".p7";
+  std::remove(out.c_str());  // osslsigncode does not overwrite
+  int rc = 0;
+  std::string log = run("osslsigncode extract-signature -in " + fixtures() + "/" + file + " -out " + out +
+                            " 2>&1",
+                        &rc);
+  INFO(log);
+  REQUIRE(rc == 0);
+  std::ifstream f(out, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+std::string der_of(PKCS7* p7) {
+  unsigned char* buf = nullptr;
+  int n = i2d_PKCS7(p7, &buf);
+  std::string s = n > 0 ? std::string(reinterpret_cast<char*>(buf), size_t(n)) : std::string();
+  OPENSSL_free(buf);
+  return s;
+}
+
+// decode_signed_data and d2i_PKCS7 on the same bytes: both fail, or both give
+// the same SignedData (compared re-encoded, certificates included).
+void check_same_as_plain(const std::string& der) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  PKCS7* plain = d2i_PKCS7(nullptr, &p, long(der.size()));
+  PKCS7* ours = decode_signed_data(reinterpret_cast<const unsigned char*>(der.data()), der.size());
+  CHECK((plain != nullptr) == (ours != nullptr));
+  if (plain && ours) CHECK(der_of(plain) == der_of(ours));
+  PKCS7_free(plain);
+  PKCS7_free(ours);
+  ERR_clear_error();
+}
+
+}  // namespace
+
+TEST_CASE("decode_signed_data gives d2i_PKCS7's SignedData, its certificates decoded once") {
+  for (const char* file : {"signed.exe", "expired_ts.exe", "selfsigned.exe"}) {
+    CAPTURE(file);
+    const std::string der = extracted_signature(file);
+    certificate_cache_clear();
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+    PKCS7* plain = d2i_PKCS7(nullptr, &p, long(der.size()));
+    REQUIRE(plain);
+    const int certs = sk_X509_num(plain->d.sign->cert);
+    REQUIRE(certs >= 1);
+    PKCS7* first = decode_signed_data(reinterpret_cast<const unsigned char*>(der.data()), der.size());
+    REQUIRE(first);
+    CHECK(der_of(first) == der_of(plain));
+    REQUIRE(sk_X509_num(first->d.sign->cert) == certs);
+    CHECK(certificate_cache_stats().misses == uint64_t(certs));
+    CHECK(certificate_cache_stats().hits == 0);
+    PKCS7* second = decode_signed_data(reinterpret_cast<const unsigned char*>(der.data()), der.size());
+    REQUIRE(second);
+    CHECK(certificate_cache_stats().hits == uint64_t(certs));
+    CHECK(certificate_cache_stats().misses == uint64_t(certs));
+    // The same certificate objects, shared.
+    for (int i = 0; i < certs; ++i) CHECK(sk_X509_value(first->d.sign->cert, i) == sk_X509_value(second->d.sign->cert, i));
+    CHECK(der_of(second) == der_of(plain));
+    PKCS7_free(first);
+    PKCS7_free(second);
+    PKCS7_free(plain);
+  }
+}
+
+TEST_CASE("decode_signed_data refuses and accepts exactly what d2i_PKCS7 does on damaged input") {
+  const std::string der = extracted_signature("expired_ts.exe");
+  for (size_t n = 0; n < der.size(); n += (n < 256 ? 1 : 13)) {
+    CAPTURE(n);
+    check_same_as_plain(der.substr(0, n));
+  }
+  uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1103515245u + 12345u; };
+  for (int i = 0; i < 600; ++i) {
+    std::string bad = der;
+    const size_t at = next() % bad.size();
+    bad[at] = static_cast<char>(bad[at] ^ (1u << (next() % 8)));
+    CAPTURE(at);
+    check_same_as_plain(bad);
+  }
+  certificate_cache_clear();
+}
+
+TEST_CASE("a signed PE verifies the same with the certificate cache warm") {
+  trust_test_ca(true);
+  authenticode_cache_clear();
+  certificate_cache_clear();
+  CHECK(analyze_file("signed.exe").has_finding("pe.authenticode.valid"));
+  const uint64_t decoded = certificate_cache_stats().misses;
+  CHECK(decoded >= 1);
+  // A new signature (the signature cache emptied) from the same signer: its
+  // certificates come from the cache, the verdicts do not change.
+  authenticode_cache_clear();
+  CHECK(analyze_file("signed.exe").has_finding("pe.authenticode.valid"));
+  authenticode_cache_clear();
+  CHECK(analyze_file("tampered.exe").has_finding("pe.authenticode.tampered"));
+  CHECK(certificate_cache_stats().misses == decoded);
+  CHECK(certificate_cache_stats().hits >= 2 * decoded);
+  authenticode_cache_clear();
+  CHECK(analyze_file("expired_ts.exe").has_finding("pe.authenticode.valid"));
+  authenticode_cache_clear();
+  CHECK(analyze_file("expired.exe").has_finding("pe.authenticode.expired"));
+  trust_test_ca(false);
+  authenticode_cache_clear();
+  CHECK(analyze_file("signed.exe").has_finding("pe.authenticode.untrusted"));
 }
