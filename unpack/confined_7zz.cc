@@ -128,6 +128,7 @@ RunResult run(const std::vector<std::string>& argv, const std::string& cwd, cons
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       res.error = overflow ? "listing too large" : "7zz timed out";
+      res.timed_out = true;
       if (pipefd[0] >= 0) ::close(pipefd[0]);
       return res;
     }

@@ -43,9 +43,10 @@ class Scratch {
 };
 
 struct RunResult {
-  bool ok = false;    // exited with status 0
-  std::string error;  // why not, in words
-  std::string out;    // stdout when captured (at most 32 MiB)
+  bool ok = false;         // exited with status 0
+  bool timed_out = false;  // killed at the deadline (or for too large a listing)
+  std::string error;       // why not, in words
+  std::string out;         // stdout when captured (at most 32 MiB)
 };
 
 // Runs argv[0] (an absolute path) confined in cwd for at most `seconds`.

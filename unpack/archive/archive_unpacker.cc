@@ -525,7 +525,7 @@ class ArchiveUnpacker final : public Unpacker {
       t.push_back("archive");
       auto tested = sevenzip::run(t, scratch.dir(), lim, seconds, false);
       if (tested.ok) working = static_cast<int>(i);
-      else if (tested.error.find("timed out") != std::string::npos) return false;
+      else if (tested.timed_out) return false;  // the next candidate would only time out too
     }
     if (working < 0) return false;
     if (::mkdir((scratch.dir() + "/out").c_str(), 0700) != 0) return false;
