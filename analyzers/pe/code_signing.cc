@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -157,7 +158,130 @@ CertDescription describe_cert(X509* cert) {
   return d;
 }
 
+namespace {
+
+// ---- chain results ----
+//
+// Every file a publisher signs carries the same certificates, and each
+// timestamped one the same timestamp authority's: their chains are checked
+// again and again (~45 us each on the build machine). Time is the only input
+// of the check that differs between those files, and a chain's signatures and
+// its anchor do not depend on it: a chain found trusted is a trusted chain at
+// any time at which each of its certificates is within its validity period.
+// So a trusted result is kept with that window, [latest notBefore, earliest
+// notAfter) over the chain OpenSSL built, keyed by the SHA-256 of the DER of
+// the certificate and of each certificate in the untrusted pool, for one trust
+// generation; a check of the same certificates at a time inside the window is
+// answered from it. Untrusted and expired answers are not kept (they are
+// recomputed, with their reason). Bounded: emptied when full.
+
+constexpr size_t kChainCacheEntries = 4096;
+
+struct TrustedWindow {
+  time_t from = 0;   // the chain's latest notBefore
+  time_t until = 0;  // its earliest notAfter (exclusive: OpenSSL's expiry test)
+};
+
+class ChainCache {
+ public:
+  bool trusted_at(const std::string& key, uint64_t generation, time_t at) {
+    std::lock_guard lock(mu_);
+    sync(generation);
+    auto it = map_.find(key);
+    if (it == map_.end() || at < it->second.from || at >= it->second.until) {
+      ++misses_;
+      return false;
+    }
+    ++hits_;
+    return true;
+  }
+
+  void put(const std::string& key, uint64_t generation, TrustedWindow w) {
+    std::lock_guard lock(mu_);
+    if (generation != codesign_trust_generation()) return;  // computed with an older store
+    sync(generation);
+    if (map_.size() >= kChainCacheEntries) map_.clear();
+    map_[key] = w;
+  }
+
+  ChainCacheStats stats() {
+    std::lock_guard lock(mu_);
+    return {hits_, misses_, map_.size()};
+  }
+
+  void clear() {
+    std::lock_guard lock(mu_);
+    map_.clear();
+    hits_ = misses_ = 0;
+  }
+
+ private:
+  // REQUIRES: mu_ held. A new trust store empties the cache.
+  void sync(uint64_t generation) {
+    if (generation == generation_) return;
+    map_.clear();
+    generation_ = generation;
+  }
+
+  std::mutex mu_;
+  std::unordered_map<std::string, TrustedWindow> map_;
+  uint64_t generation_ = 0;
+  uint64_t hits_ = 0, misses_ = 0;
+};
+
+ChainCache& chain_cache() {
+  static ChainCache* cache = new ChainCache;  // never destroyed: used at exit
+  return *cache;
+}
+
+// The SHA-256 of each certificate's DER, cert first, then the pool in order.
+// False when a certificate cannot be encoded (the check is then not cached).
+bool chain_key(X509* cert, STACK_OF(X509) * untrusted, std::string* key) {
+  auto add = [key](X509* x) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!x || X509_digest(x, EVP_sha256(), md, &n) != 1) return false;
+    key->append(reinterpret_cast<const char*>(md), n);
+    return true;
+  };
+  if (!add(cert)) return false;
+  for (int i = 0; untrusted && i < sk_X509_num(untrusted); ++i)
+    if (!add(sk_X509_value(untrusted, i))) return false;
+  return true;
+}
+
+// The validity window shared by every certificate of a built chain; false
+// when a time is unreadable or the window is empty.
+bool chain_window(STACK_OF(X509) * chain, TrustedWindow* w) {
+  int n = chain ? sk_X509_num(chain) : 0;
+  if (n < 1) return false;
+  for (int i = 0; i < n; ++i) {
+    X509* x = sk_X509_value(chain, i);
+    time_t nb = 0, na = 0;
+    if (!asn1_time_to_time_t(X509_get0_notBefore(x), &nb) ||
+        !asn1_time_to_time_t(X509_get0_notAfter(x), &na))
+      return false;
+    if (i == 0 || nb > w->from) w->from = nb;
+    if (i == 0 || na < w->until) w->until = na;
+  }
+  return w->from < w->until;
+}
+
+}  // namespace
+
+ChainCacheStats chain_cache_stats() { return chain_cache().stats(); }
+void chain_cache_clear() { chain_cache().clear(); }
+
 ChainResult verify_chain(X509* cert, STACK_OF(X509) * untrusted, time_t at, std::string* error) {
+  // The generation first: a store installed after this read can only make the
+  // result land under an older generation, never an older store under a newer one.
+  const uint64_t generation = codesign_trust_generation();
+  const time_t when = at ? at : std::time(nullptr);
+  std::string key;
+  if (!chain_key(cert, untrusted, &key)) key.clear();
+  ERR_clear_error();
+  if (!key.empty() && chain_cache().trusted_at(key, generation, when)) return ChainResult::trusted;
+
   auto store = codesign_store();
   X509_STORE_CTX* ctx = X509_STORE_CTX_new();
   ChainResult r = ChainResult::untrusted;
@@ -169,6 +293,10 @@ ChainResult verify_chain(X509* cert, STACK_OF(X509) * untrusted, time_t at, std:
     if (at) X509_STORE_CTX_set_time(ctx, 0, at);
     if (X509_verify_cert(ctx) == 1) {
       r = ChainResult::trusted;
+      TrustedWindow w;
+      if (!key.empty() && chain_window(X509_STORE_CTX_get0_chain(ctx), &w) && when >= w.from &&
+          when < w.until)
+        chain_cache().put(key, generation, w);
     } else {
       int e = X509_STORE_CTX_get_error(ctx);
       if (error) *error = X509_verify_cert_error_string(e);

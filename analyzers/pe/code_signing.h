@@ -11,6 +11,7 @@
 // read-only by every scan thread.
 #pragma once
 
+#include <cstdint>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -71,7 +72,19 @@ enum class ChainResult { trusted, expired, untrusted };
 // Verifies cert's chain to an anchor of the store, with `untrusted` as the
 // pool of intermediates, at time `at` (0: now). Any purpose is accepted (code
 // signing has no OpenSSL purpose); *error receives OpenSSL's reason.
+// Trusted results are cached per certificates and trust generation, with the
+// validity window of the chain: the same certificates at a time inside it
+// are trusted without a new check (see code_signing.cc).
 ChainResult verify_chain(X509* cert, STACK_OF(X509) * untrusted, time_t at, std::string* error);
+
+struct ChainCacheStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  size_t entries = 0;
+};
+ChainCacheStats chain_cache_stats();
+// Empties the cache (tests, and bench/pe_bench's never-seen-signer runs).
+void chain_cache_clear();
 
 // True when a SignedData names at least one digest algorithm and each is
 // SHA-1, SHA-256, SHA-384 or SHA-512. Check before PKCS7_verify with content:

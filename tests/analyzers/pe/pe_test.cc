@@ -4,6 +4,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -555,4 +557,70 @@ TEST_CASE("a signed PE verifies the same with the certificate cache warm") {
   trust_test_ca(false);
   authenticode_cache_clear();
   CHECK(analyze_file("signed.exe").has_finding("pe.authenticode.untrusted"));
+}
+
+namespace {
+
+std::unique_ptr<X509, decltype(&X509_free)> load_cert(const std::string& file) {
+  std::string pem = file_bytes(fixtures() + "/" + file);
+  BIO* b = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509* x = b ? PEM_read_bio_X509(b, nullptr, nullptr, nullptr) : nullptr;
+  BIO_free(b);
+  REQUIRE(x != nullptr);
+  return {x, X509_free};
+}
+
+}  // namespace
+
+TEST_CASE("chain cache: trusted inside the chain's validity only, per trust store") {
+  // old.pem: issued by the test CA, valid 2020-01-01 .. 2021-01-01.
+  auto old = load_cert("old.pem");
+  const time_t mid_2020 = 1593561600;      // 2020-07-01
+  const time_t not_after = 1609459200;     // 2021-01-01T00:00:00Z
+  const time_t before_2020 = 1577836800 - 1;
+  trust_test_ca(true);
+  chain_cache_clear();
+  std::string err;
+  CHECK(verify_chain(old.get(), nullptr, mid_2020, &err) == ChainResult::trusted);
+  CHECK(chain_cache_stats().entries == 1);
+  CHECK(chain_cache_stats().hits == 0);
+  CHECK(verify_chain(old.get(), nullptr, mid_2020 + 86400, &err) == ChainResult::trusted);
+  CHECK(chain_cache_stats().hits == 1);
+  // The same certificate outside its validity is re-checked, not answered
+  // from the trusted entry: expired now, at its notAfter (OpenSSL's bound is
+  // exclusive) and before its notBefore.
+  CHECK(verify_chain(old.get(), nullptr, 0, &err) == ChainResult::expired);
+  CHECK(verify_chain(old.get(), nullptr, not_after, &err) == ChainResult::expired);
+  CHECK(verify_chain(old.get(), nullptr, not_after - 1, &err) == ChainResult::trusted);
+  CHECK(verify_chain(old.get(), nullptr, before_2020, &err) == ChainResult::expired);
+  CHECK(chain_cache_stats().hits == 2);
+  // A new trust store (without the test CA) is never answered from the old one,
+  // and an untrusted answer is not kept.
+  trust_test_ca(false);
+  CHECK(verify_chain(old.get(), nullptr, mid_2020, &err) == ChainResult::untrusted);
+  CHECK(chain_cache_stats().entries == 0);
+  trust_test_ca(true);
+  CHECK(verify_chain(old.get(), nullptr, mid_2020, &err) == ChainResult::trusted);
+  CHECK(chain_cache_stats().entries == 1);
+  // A different certificate is a different entry.
+  auto signer = load_cert("signer.pem");
+  CHECK(verify_chain(signer.get(), nullptr, 0, &err) == ChainResult::trusted);
+  CHECK(chain_cache_stats().entries == 2);
+}
+
+TEST_CASE("chain cache: a new signature by a known signer reuses its chains, verdicts unchanged") {
+  trust_test_ca(true);
+  authenticode_cache_clear();
+  chain_cache_clear();
+  // expired_ts.exe: the signer's chain at the timestamp and the TSA's chain.
+  CHECK(analyze_file("expired_ts.exe").has_finding("pe.authenticode.valid"));
+  const auto first = chain_cache_stats();
+  CHECK(first.entries == 2);
+  authenticode_cache_clear();
+  CHECK(analyze_file("expired_ts.exe").has_finding("pe.authenticode.valid"));
+  CHECK(chain_cache_stats().hits == first.hits + 2);
+  // The same signer without a timestamp is checked now, outside the window.
+  authenticode_cache_clear();
+  CHECK(analyze_file("expired.exe").has_finding("pe.authenticode.expired"));
+  CHECK(chain_cache_stats().hits == first.hits + 2);
 }
