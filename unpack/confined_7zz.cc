@@ -19,6 +19,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
+#include <mutex>
+#include <map>
 
 namespace sandgate::sevenzip {
 
@@ -39,6 +42,29 @@ std::string find_tool() {
   for (const char* p : {"/usr/bin/7zz", "/usr/local/bin/7zz", "/bin/7zz"})
     if (::access(p, X_OK) == 0) return p;
   return {};
+}
+
+bool tool_reads_rar(const std::string& tool, const Limits& lim) {
+  static std::mutex mu;
+  static std::map<std::string, bool> known;  // per tool path
+  std::lock_guard lock(mu);
+  if (auto it = known.find(tool); it != known.end()) return it->second;
+  bool reads = false;
+  Scratch scratch;
+  if (scratch.ok()) {
+    RunResult r = run({tool, "i"}, scratch.dir(), lim, 10.0, true);
+    // Format lines: "  C...F....  Rar5     rar r00  R a r ! 1A 07 01 00": flags, then the name.
+    std::istringstream lines(r.out);
+    std::string line;
+    while (r.ok && std::getline(lines, line)) {
+      std::istringstream words(line);
+      std::string flags, name;
+      if (words >> flags >> name && (name == "Rar" || name == "Rar5")) reads = true;
+    }
+    if (!r.ok) return false;  // not remembered: a failed probe may be transient
+  }
+  known[tool] = reads;
+  return reads;
 }
 
 Scratch::Scratch() {

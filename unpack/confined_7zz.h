@@ -28,6 +28,11 @@ namespace sandgate::sevenzip {
 // The 7zz binary, or "" when it is not installed.
 std::string find_tool();
 
+// Whether `tool` has a RAR codec, from its `7zz i` format list (asked once
+// per process). Debian's 7zip has none (RAR decompression is non-free; the
+// non-free package 7zip-rar adds it), so there no password can open a RAR.
+bool tool_reads_rar(const std::string& tool, const Limits& lim);
+
 // A private scratch directory, removed with everything in it.
 class Scratch {
  public:

@@ -13,7 +13,11 @@
 // zip (ZipCrypto and AES) itself; it cannot decrypt 7z or RAR, so an
 // encrypted 7z or RAR (entries or headers) goes to the confined 7zz child
 // (unpack/confined_7zz.h): each candidate is tested there and the one that
-// works extracts the whole archive. A corrupt archive is "unpack.error" on
+// works extracts the whole archive. RAR needs a 7zz with the (non-free) RAR
+// codec, which Debian's lacks: then no candidate is tried and the entries stay
+// archive.encrypted, saying why. libarchive 3.6 does not notice RAR 5
+// encryption at all (it hands out the ciphertext), so RAR 5 headers are
+// walked by our own reader first (unpack/archive/rar5_headers.h). A corrupt archive is "unpack.error" on
 // the container and whatever was read before the damage is still emitted. For zip-based formats our
 // own structural checks (unpack/zip/zip_directory.h) run first, since libarchive
 // never compares the local headers with the central directory.
@@ -29,6 +33,7 @@
 
 #include <sys/stat.h>
 
+#include "unpack/archive/rar5_headers.h"
 #include "unpack/confined_7zz.h"
 #include "unpack/unpacker.h"
 #include "unpack/zip/zip_directory.h"
@@ -178,13 +183,18 @@ class Reader {
  public:
   // sample: when non-zero, read only this many bytes of each entry.
   // passwords: null when no passwords are to be tried.
+  // rar5: what our own header walk found (RAR 5 entries libarchive 3.6
+  // cannot tell are encrypted); null for other formats.
   Reader(const Object& obj, UnpackContext& ctx, bool stream, uint64_t sample,
-         Passwords* passwords = nullptr)
+         Passwords* passwords = nullptr, const Rar5Encryption* rar5 = nullptr,
+         std::string encrypted_note = {})
       : obj_(obj),
         ctx_(ctx),
         stream_(stream),
         sample_(sample),
         passwords_(passwords),
+        rar5_(rar5),
+        encrypted_note_(std::move(encrypted_note)),
         st_{obj.bytes.get(), &ctx} {}
   ~Reader() {
     if (a_) archive_read_free(a_);
@@ -223,8 +233,11 @@ class Reader {
   enum class Encryption { none, entries, headers };
 
   // Whether a 7z or RAR is encrypted, from its first header alone (libarchive
-  // reads the whole 7z header there; no entry data is decoded).
-  static Encryption encryption(const Object& obj, UnpackContext& ctx) {
+  // reads the whole 7z header there; no entry data is decoded), or for RAR 5
+  // from our own walk of its headers.
+  static Encryption encryption(const Object& obj, UnpackContext& ctx, const Rar5Encryption* rar5) {
+    if (rar5 && rar5->headers_encrypted) return Encryption::headers;
+    if (rar5 && !rar5->encrypted_files.empty()) return Encryption::entries;
     Reader r(obj, ctx, false, 0);
     if (!r.open_quiet("")) {
       return is_encryption_error(r.a_ ? error_text(r.a_) : "") ? Encryption::headers
@@ -373,13 +386,20 @@ class Reader {
     }
     if (archive_entry_size_is_set(entry)) info.declared_size = archive_entry_size(entry);
     info.encrypted = archive_entry_is_data_encrypted(entry) > 0;
+    if (!info.encrypted && rar5_ && !stream_) {
+      // libarchive 3.6 names RAR 5 entries as stored, '/' separated.
+      const char* raw = archive_entry_pathname(entry);
+      info.encrypted = rar5_->encrypted_files.count(info.name) > 0 ||
+                       (raw && rar5_->encrypted_files.count(raw) > 0);
+    }
     // An empty entry proves no password: it is not worth a probe.
     if (info.encrypted && info.declared_size != 0 && unlock(index)) info.encrypted = false;
 
     auto child = ctx_.begin_child(info);
     if (!child) return EntryResult::stop;
     if (info.encrypted) {
-      child->add_finding(make_finding("archive.encrypted", "entry is encrypted: " + info.name));
+      child->add_finding(
+          make_finding("archive.encrypted", "entry is encrypted: " + info.name, encrypted_note_));
       child->finish();
       return archive_read_data_skip(a_) == ARCHIVE_FATAL ? EntryResult::fatal : EntryResult::next;
     }
@@ -419,6 +439,8 @@ class Reader {
   bool stream_;
   uint64_t sample_;
   Passwords* passwords_;
+  const Rar5Encryption* rar5_;
+  std::string encrypted_note_;  // evidence for archive.encrypted (why no password was tried)
   bool given_ = false;  // the working passphrase was handed to libarchive
   ReadState st_;
   struct archive* a_ = nullptr;
@@ -439,20 +461,43 @@ class ArchiveUnpacker final : public Unpacker {
     // leaves libarchive's reader unusable, but the entries after it may be
     // intact: reopen, skip past the broken entry by headers alone, go on.
     uint64_t resume_at = 0;
+    // RAR 5 headers are walked by our own reader: libarchive 3.6 does not see
+    // their encryption records and would hand out ciphertext as entries.
+    std::optional<Rar5Encryption> rar5;
+    if (obj.type.label == "rar") {
+      rar5 = read_rar5_encryption(*obj.bytes, static_cast<size_t>(ctx.limits().max_objects) + 64);
+      if (!rar5->rar5) rar5.reset();
+    }
+    const Rar5Encryption* rar5p = rar5 ? &*rar5 : nullptr;
+    std::string encrypted_note;
     // An encrypted 7z or RAR that a candidate opens is read by 7zz instead.
     if (opened_by_7zz(obj.type.label)) {
-      auto enc = Reader::encryption(obj, ctx);
+      auto enc = Reader::encryption(obj, ctx, rar5p);
       if (enc != Reader::Encryption::none) {
         Passwords pw(ctx);
-        if (!pw.candidates.empty() && open_with_7zz(obj, ctx, pw, enc == Reader::Encryption::headers))
+        std::string tool = sevenzip::find_tool();
+        if (obj.type.label == "rar" && !tool.empty() && !sevenzip::tool_reads_rar(tool, ctx.limits())) {
+          encrypted_note = "no password was tried: this system's 7zz has no RAR codec (Debian's "
+                           "7zip leaves it out; the non-free package 7zip-rar adds it)";
+        } else if (!pw.candidates.empty() &&
+                   open_with_7zz(obj, ctx, pw, enc == Reader::Encryption::headers)) {
           return;
+        }
+        if (rar5p && rar5p->headers_encrypted) {
+          // Not even the names can be read; libarchive would report garbage.
+          ctx.add_finding(make_finding("archive.encrypted",
+                                       "the rar's headers are encrypted: no entry could be inspected",
+                                       encrypted_note));
+          return;
+        }
       }
     }
     // Otherwise candidates are tried only where libarchive can decrypt (zip).
     std::optional<Passwords> passwords;
     if (!stream && supports_passphrase(obj.type.label)) passwords.emplace(ctx);
     for (int pass = 0; pass < kMaxReopen; ++pass) {
-      Reader reader(obj, ctx, stream, sample, passwords ? &*passwords : nullptr);
+      Reader reader(obj, ctx, stream, sample, passwords ? &*passwords : nullptr, rar5p,
+                    encrypted_note);
       if (!reader.open()) return;
       auto next = reader.read_entries(resume_at);
       if (!next) return;
