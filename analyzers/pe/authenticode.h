@@ -94,11 +94,7 @@ class AuthenticodeVerifier {
   std::unique_ptr<State> st_;
 };
 
-struct AuthenticodeCacheStats {
-  uint64_t hits = 0;
-  uint64_t misses = 0;
-  size_t entries = 0;
-};
+using AuthenticodeCacheStats = CacheStats;
 AuthenticodeCacheStats authenticode_cache_stats();
 // Empties the signature cache and its counters (tests, benchmarks).
 void authenticode_cache_clear();

@@ -11,6 +11,7 @@
 // read-only by every scan thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <ctime>
 #include <memory>
@@ -77,11 +78,13 @@ enum class ChainResult { trusted, expired, untrusted };
 // are trusted without a new check (see code_signing.cc).
 ChainResult verify_chain(X509* cert, STACK_OF(X509) * untrusted, time_t at, std::string* error);
 
-struct ChainCacheStats {
-  uint64_t hits = 0;
-  uint64_t misses = 0;
+// Counters of the code-signing caches (signatures, certificates, chains).
+struct CacheStats {
+  uint64_t hits = 0;    // answered from the cache
+  uint64_t misses = 0;  // computed (decoded, verified)
   size_t entries = 0;
 };
+using ChainCacheStats = CacheStats;
 ChainCacheStats chain_cache_stats();
 // Empties the cache (tests, and bench/pe_bench's never-seen-signer runs).
 void chain_cache_clear();

@@ -22,17 +22,16 @@
 
 #include <openssl/pkcs7.h>
 
+#include "analyzers/pe/code_signing.h"
+
 namespace sandgate {
 
 // As d2i_PKCS7(nullptr, &der, len): a new PKCS7 (free with PKCS7_free) or
 // nullptr.
 PKCS7* decode_signed_data(const unsigned char* der, size_t len);
 
-struct CertificateCacheStats {
-  uint64_t hits = 0;    // certificates taken from the cache
-  uint64_t misses = 0;  // certificates decoded
-  size_t entries = 0;
-};
+// hits: certificates taken from the cache; misses: certificates decoded.
+using CertificateCacheStats = CacheStats;
 CertificateCacheStats certificate_cache_stats();
 // Empties the cache (tests, and bench/pe_bench's cold runs).
 void certificate_cache_clear();

@@ -19,10 +19,6 @@ namespace sandgate::smtp {
 
 namespace {
 
-constexpr size_t kMaxBoundary = 998;  // as MimeUnpacker
-
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
 class LayoutWalk {
@@ -70,28 +66,12 @@ class LayoutWalk {
     std::string newline = "\r\n";
   };
 
-  // RFC 2046 5.1.1, exactly as MimeUnpacker::match_boundary.
-  bool match_boundary(std::string_view line, size_t* level, bool* close) const {
-    if (line.size() < 3 || line[0] != '-' || line[1] != '-') return false;
-    for (size_t k = levels_.size(); k-- > 0;) {
-      const std::string& b = levels_[k].boundary;
-      if (line.size() < 2 + b.size() || line.compare(2, b.size(), b) != 0) continue;
-      std::string_view rest = line.substr(2 + b.size());
-      bool is_close = rest.substr(0, 2) == "--";
-      if (is_close) rest.remove_prefix(2);
-      if (!std::all_of(rest.begin(), rest.end(), is_blank)) continue;
-      *level = k;
-      *close = is_close;
-      return true;
-    }
-    return false;
-  }
 
   void process(const LineFragment& f) {
     if (f.line_start && f.line_end && !levels_.empty()) {
       size_t k;
       bool close;
-      if (match_boundary(f.data, &k, &close)) {
+      if (match_mime_boundary(f.data, levels_, &k, &close)) {
         on_boundary(k, close, f);
         return;
       }
@@ -140,7 +120,7 @@ class LayoutWalk {
     if (starts_with(mime, "multipart/") && mime != "multipart/encrypted") {
       const std::string* boundary = ct.param("boundary");
       bool identity = cte.empty() || cte == "7bit" || cte == "8bit" || cte == "binary";
-      if (boundary != nullptr && !boundary->empty() && boundary->size() <= kMaxBoundary &&
+      if (boundary != nullptr && !boundary->empty() && boundary->size() <= kMaxMimeBoundary &&
           identity && static_cast<int>(levels_.size()) < nesting_limit_) {
         if (entity_.is_root) layout_.multipart = true;
         Level level;

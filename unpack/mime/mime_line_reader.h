@@ -5,6 +5,7 @@
 // Unix mail stores hold); a bare CR is data.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -48,5 +49,35 @@ class LineReader {
   bool eof_ = false;
   bool at_line_start_ = true;
 };
+
+// The longest boundary either MIME walker accepts (RFC 2046 says 70; a line
+// cap is lenient enough).
+inline constexpr size_t kMaxMimeBoundary = 998;
+
+// Space, tab or CR: what may follow a boundary on its line.
+inline bool is_mime_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+// RFC 2046 5.1.1: a boundary line is "--", the boundary, optionally "--" (the
+// close), then only blanks. levels[k].boundary is the boundary of nesting
+// level k; the innermost (last) is tried first, and an enclosing one also
+// matches (a missing close of an inner multipart). The MIME unpacker and the
+// SMTP strip path's layout walk both call this: where they split a message
+// into parts must agree.
+template <typename Levels>
+bool match_mime_boundary(std::string_view line, const Levels& levels, size_t* level, bool* close) {
+  if (line.size() < 3 || line[0] != '-' || line[1] != '-') return false;
+  for (size_t k = levels.size(); k-- > 0;) {
+    std::string_view b = levels[k].boundary;
+    if (line.size() < 2 + b.size() || line.compare(2, b.size(), b) != 0) continue;
+    std::string_view rest = line.substr(2 + b.size());
+    bool is_close = rest.substr(0, 2) == "--";
+    if (is_close) rest.remove_prefix(2);
+    if (!std::all_of(rest.begin(), rest.end(), is_mime_blank)) continue;
+    *level = k;
+    *close = is_close;
+    return true;
+  }
+  return false;
+}
 
 }  // namespace sandgate

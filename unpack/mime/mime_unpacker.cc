@@ -43,12 +43,9 @@ SANDGATE_DECLARE_FINDINGS({
 
 namespace {
 
-constexpr size_t kMaxBoundary = 998;  // RFC 2046 says 70; a line cap is lenient enough
 constexpr int kMaxReportsPerId = 10;  // findings of one id per message
 
 enum class Encoding { kIdentity, kBase64, kQuotedPrintable };
-
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 // A multipart whose parts are being read.
 struct Level {
@@ -133,29 +130,12 @@ class MimeWalk {
     ctx_.add_finding(make_finding(id, std::move(message), std::move(evidence)));
   }
 
-  // RFC 2046 5.1.1: "--" boundary, optionally "--", then only whitespace.
-  // The innermost multipart is tried first; an enclosing one also matches.
-  bool match_boundary(std::string_view line, size_t* level, bool* close) const {
-    if (line.size() < 3 || line[0] != '-' || line[1] != '-') return false;
-    for (size_t k = levels_.size(); k-- > 0;) {
-      const std::string& b = levels_[k].boundary;
-      if (line.size() < 2 + b.size() || line.compare(2, b.size(), b) != 0) continue;
-      std::string_view rest = line.substr(2 + b.size());
-      bool is_close = rest.substr(0, 2) == "--";
-      if (is_close) rest.remove_prefix(2);
-      if (!std::all_of(rest.begin(), rest.end(), is_blank)) continue;
-      *level = k;
-      *close = is_close;
-      return true;
-    }
-    return false;
-  }
 
   void process(const LineFragment& f) {
     if (f.line_start && f.line_end && !levels_.empty()) {
       size_t k;
       bool close;
-      if (match_boundary(f.data, &k, &close)) {
+      if (match_mime_boundary(f.data, levels_, &k, &close)) {
         on_boundary(k, close, f.offset);
         return;
       }
@@ -233,7 +213,7 @@ class MimeWalk {
     if (mime.substr(0, 10) == "multipart/" && mime != "multipart/encrypted") {
       const std::string* boundary = ct.param("boundary");
       bool identity = cte.empty() || cte == "7bit" || cte == "8bit" || cte == "binary";
-      if (boundary == nullptr || boundary->empty() || boundary->size() > kMaxBoundary) {
+      if (boundary == nullptr || boundary->empty() || boundary->size() > kMaxMimeBoundary) {
         report("mime.malformed", "multipart without a usable boundary; read as one part",
                part_name(e.path));
       } else if (!identity) {
@@ -441,7 +421,7 @@ class MimeWalk {
 
   void on_skip(const LineFragment& f) {
     skip_nonblank_ += static_cast<uint64_t>(
-        std::count_if(f.data.begin(), f.data.end(), [](char c) { return !is_blank(c); }));
+        std::count_if(f.data.begin(), f.data.end(), [](char c) { return !is_mime_blank(c); }));
     if (levels_.empty() && skip_nonblank_ > opt_.hidden_data_bytes) {
       // Top-level epilogue: nothing more can follow; report and stop reading.
       end_skip();
