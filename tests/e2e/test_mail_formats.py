@@ -17,7 +17,7 @@ from email.message import EmailMessage
 
 from harness import SandgateCase, finding_ids, main
 import fixtures as F
-import rar5
+import rar_writer as rar
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -374,14 +374,14 @@ class MailFormats(SandgateCase):
                 self.assertTrue(any(r["rule"] == "encrypted-archives" for r in rep["reasons"]),
                                 rep["reasons"])
 
-    # RAR: no Debian tool writes it, so tests/e2e/rar5.py does (stored files,
+    # RAR: no Debian tool writes it, so tests/e2e/rar_writer.py does (stored files,
     # AES-256 as RAR 5 does it). libarchive 3.6 reads RAR 5 but ignores its
     # encryption records (it would hand out ciphertext as plain entries);
     # our own header walk (unpack/archive/rar5_headers.h) marks them.
 
-    def rar_mail(self, name, blob, subject="Invoice (password: Secret123)"):
+    def rar_mail(self, name, blob, subject="Invoice (password: Secret123)", expect_rc=1):
         return self.scan_mail(name, mail(subject, "see attached\n", blob, "invoice.rar",
-                                         ("application", "vnd.rar")), expect_rc=1)
+                                         ("application", "vnd.rar")), expect_rc=expect_rc)
 
     @staticmethod
     def sevenzip_reads_rar():
@@ -392,7 +392,7 @@ class MailFormats(SandgateCase):
 
     def test_rar5_entries_are_read(self):
         # The writer's plain output is a RAR 5 that libarchive reads back.
-        blob = rar5.rar5({"Invoice.pdf.exe": PE, "note.txt": TEXT})
+        blob = rar.rar5({"Invoice.pdf.exe": PE, "note.txt": TEXT})
         rep = self.rar_mail("rar5.eml", blob, subject="Invoice")
         self.assertBytes(self.obj(rep, "rar5.eml/invoice.rar/note.txt"), TEXT)
         exe = self.obj(rep, "rar5.eml/invoice.rar/Invoice.pdf.exe")
@@ -400,7 +400,7 @@ class MailFormats(SandgateCase):
         self.assertNotIn("archive.encrypted", finding_ids(rep))
 
     def test_encrypted_rar5_entries_are_encrypted_not_ciphertext(self):
-        blob = rar5.rar5({"cv.pdf": PE, "note.txt": TEXT}, password="Secret123")
+        blob = rar.rar5({"cv.pdf": PE, "note.txt": TEXT}, password="Secret123")
         rep = self.rar_mail("rar5enc.eml", blob)
         reads_rar = self.sevenzip_reads_rar()
         if reads_rar:  # a 7zz with the non-free RAR codec opens it with the subject's password
@@ -416,8 +416,17 @@ class MailFormats(SandgateCase):
         self.assertEqual(rep["verdict"], "quarantine")
         self.assertTrue(any(r["rule"] == "encrypted-archives" for r in rep["reasons"]), rep["reasons"])
 
+    def test_rar4_plain_and_encrypted(self):
+        # RAR 4 (2.9/3.x): libarchive reads the password flag itself.
+        rep = self.rar_mail("rar4.eml", rar.rar4({"note.txt": TEXT}), subject="Invoice", expect_rc=0)
+        self.assertBytes(self.obj(rep, "rar4.eml/invoice.rar/note.txt"), TEXT)
+        rep = self.rar_mail("rar4enc.eml", rar.rar4({"cv.pdf": PE, "note.txt": TEXT}, encrypted=True))
+        for entry in ("cv.pdf", "note.txt"):
+            self.assertFinding(self.obj(rep, "rar4enc.eml/invoice.rar/" + entry), "archive.encrypted")
+        self.assertEqual(rep["verdict"], "quarantine")
+
     def test_rar5_with_encrypted_headers_is_encrypted(self):
-        blob = rar5.rar5({"cv.pdf": PE}, password="Secret123", encrypt_headers=True)
+        blob = rar.rar5({"cv.pdf": PE}, password="Secret123", encrypt_headers=True)
         rep = self.rar_mail("rar5hdr.eml", blob)
         if self.sevenzip_reads_rar():
             self.check_opened(rep, "rar5hdr.eml/invoice.rar", "cv.pdf", "subject")

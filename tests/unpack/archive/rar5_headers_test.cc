@@ -1,7 +1,7 @@
 // Tests for unpack/archive/rar5_headers: which RAR 5 entries are encrypted,
-// on archives written by tests/e2e/rar5.py (the committed fuzz seeds; 7-Zip
-// with a RAR codec and libarchive read them), and on every truncation and
-// single-byte corruption of them.
+// on archives written by tests/e2e/rar_writer.py (the committed fuzz seeds;
+// libarchive reads the writer's plain archives back, tests/e2e), and on every
+// truncation and single-byte corruption of them.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "unpack/archive/rar5_headers.h"
 
