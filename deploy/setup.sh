@@ -13,7 +13,7 @@
 # Environment: BUILD_DIR (default build), SANITIZE=1 to also build with clang
 # under AddressSanitizer + UndefinedBehaviorSanitizer with the libFuzzer
 # targets (BUILD_DIR-asan), run the test suite there and run every fuzz target
-# for FUZZ_SECONDS (default 20) on its seed corpus: CI does.
+# for FUZZ_SECONDS (default 15) on its seed corpus: CI does.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -102,7 +102,7 @@ run_tests() {
     logs+=("$asan/meson-logs/testlog.json")
     # Fuzz smoke: every target on its seed corpus, two at a time; a crash,
     # leak or timeout fails the run (the reproducer's path is printed).
-    FUZZ_JOBS=2 fuzz/run.sh all "${FUZZ_SECONDS:-20}" "$asan" || { status=1; fuzz_failed=1; }
+    FUZZ_JOBS=2 fuzz/run.sh all "${FUZZ_SECONDS:-15}" "$asan" || { status=1; fuzz_failed=1; }
   fi
   summarise "${logs[@]}"
   [ "${fuzz_failed:-0}" = 1 ] && echo "FAILED: fuzz smoke (see the table above)"
