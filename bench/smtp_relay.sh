@@ -9,6 +9,8 @@
 #
 #   bench/smtp_relay.sh [BUILD_DIR] [SIZE] [MESSAGES] [SESSIONS...]
 #   e.g. bench/smtp_relay.sh build 10240 2000 1 8 32
+#   POLICY=FILE bench/smtp_relay.sh ...   serves with that policy (e.g. the
+#   shipped one without its `yara:` section, to see what YARA costs)
 #
 # Needs the postfix package (smtp-source, smtp-sink). Uses ports 127.0.0.1:
 # 12025 (sandgate SMTP), 12026 (sink), 12080 (sandgate HTTP).
@@ -20,7 +22,7 @@ TMP=$(mktemp -d); trap 'kill $SINK $GW 2>/dev/null || true; wait 2>/dev/null || 
 chmod 755 "$TMP"
 smtp-sink -u postfix 127.0.0.1:12026 512 >/dev/null 2>&1 & SINK=$!
 "$BUILD/gateway/sandgate" serve --http 127.0.0.1:12080 --smtp 127.0.0.1:12025 --next-hop 127.0.0.1:12026 \
-  --data-dir "$TMP/data" 2>"$TMP/serve.log" & GW=$!
+  --data-dir "$TMP/data" ${POLICY:+--policy "$POLICY"} 2>"$TMP/serve.log" & GW=$!
 for _ in $(seq 50); do grep -q '"listening"' "$TMP/serve.log" 2>/dev/null && break; sleep 0.1; done
 for s in "${SESSIONS[@]}"; do
   start=$(date +%s.%N)
@@ -60,14 +62,37 @@ PY
 # Throughput with smtp-source -F (the generator costs ~0.5 ms CPU per message;
 # smtp_load.py, in Python, costs ~5 ms and took a quarter of this machine),
 # then latency percentiles from smtp_load.py at one session.
+# Also where the CPU goes, per message: smtp-source, smtp-sink, the sandgate
+# front and its scan workers (from /proc, over each run; a process's own time
+# plus that of its children it has reaped, so recycled workers still count).
+cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+own_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+service_pids() { echo "$GW"; pgrep -P "$GW" || true; for c in $(pgrep -P "$GW"); do pgrep -P "$c" || true; done; }
 for f in docx zip; do
   for s in "${SESSIONS[@]}"; do
     n=$(( COUNT / 4 ))
+    declare -A before=()
+    for p in $SINK $(service_pids); do before[$p]=$(cpu_ticks "$p"); done
+    front_before=$(own_ticks "$GW")
     start=$(date +%s.%N)
-    smtp-source -F "$TMP/$f.eml" -m "$n" -s "$s" -f bench@x.test -t sink@y.test 127.0.0.1:12025 >/dev/null
+    src_cpu=$( { /usr/bin/time -f '%U %S' smtp-source -F "$TMP/$f.eml" -m "$n" -s "$s" \
+      -f bench@x.test -t sink@y.test 127.0.0.1:12025 >/dev/null; } 2>&1 | tail -1)
     end=$(date +%s.%N)
-    printf '%s.eml: sessions=%s messages=%s seconds=%.2f msg/s=%.0f\n' "$f" "$s" "$n" \
-      "$(echo "$end - $start" | bc)" "$(echo "$n / ($end - $start)" | bc -l)"
+    front=$(( $(own_ticks "$GW") - front_before )); service=0
+    for p in $(service_pids); do service=$(( service + $(cpu_ticks "$p") - ${before[$p]:-0} )); done
+    # A worker that ended during the run is in its parent's reaped time whole:
+    # take out what it had used before the run.
+    for p in "${!before[@]}"; do
+      [ "$p" = "$SINK" ] || [ -e "/proc/$p" ] || service=$(( service - ${before[$p]} ))
+    done
+    workers=$(( service - front ))
+    sink=$(( $(cpu_ticks "$SINK") - ${before[$SINK]:-0} ))
+    tick=$(getconf CLK_TCK)
+    printf '%s.eml: sessions=%s messages=%s seconds=%.2f msg/s=%.0f | CPU ms/msg: source %.1f sink %.1f front %.1f workers %.1f\n' \
+      "$f" "$s" "$n" "$(echo "$end - $start" | bc)" "$(echo "$n / ($end - $start)" | bc -l)" \
+      "$(echo "($(echo "$src_cpu" | tr ' ' '+')) * 1000 / $n" | bc -l)" \
+      "$(echo "$sink * 1000 / $tick / $n" | bc -l)" "$(echo "$front * 1000 / $tick / $n" | bc -l)" \
+      "$(echo "$workers * 1000 / $tick / $n" | bc -l)"
   done
   python3 bench/smtp_load.py 127.0.0.1:12025 "$TMP/$f.eml" "$(( COUNT / 10 ))" 1 | sed "s/^/$f.eml latency: /"
 done
