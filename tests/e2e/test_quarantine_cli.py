@@ -76,10 +76,13 @@ class Sink(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
 
-class QuarantineCli(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="sg-quar-")
-        self.data = os.path.join(self.tmp.name, "var")
+class QuarantineCase(unittest.TestCase):
+    """A temporary directory, a next hop (Sink) for releases, and
+    `sandgate quarantine` run against the store that store_args name
+    (set by setUp: ["--data-dir", DIR] or ["--config", FILE])."""
+
+    def start(self, prefix):
+        self.tmp = tempfile.TemporaryDirectory(prefix=prefix)
         self.sink = Sink(("127.0.0.1", 0), SinkHandler)
         self.sink.sink = {"messages": []}
         threading.Thread(target=self.sink.serve_forever, daemon=True).start()
@@ -91,11 +94,18 @@ class QuarantineCli(unittest.TestCase):
         self.tmp.cleanup()
 
     def q(self, *args, rc=0):
-        p = subprocess.run([sandgate(), "quarantine", "--data-dir", self.data,
-                            "--next-hop", self.next_hop] + list(args),
+        p = subprocess.run([sandgate(), "quarantine"] + self.store_args +
+                           ["--next-hop", self.next_hop] + list(args),
                            capture_output=True, timeout=60)
         self.assertEqual(p.returncode, rc, "stdout=%r stderr=%r" % (p.stdout, p.stderr))
         return p.stdout.decode(), p.stderr.decode()
+
+
+class QuarantineCli(QuarantineCase):
+    def setUp(self):
+        self.start("sg-quar-")
+        self.data = os.path.join(self.tmp.name, "var")
+        self.store_args = ["--data-dir", self.data]
 
     def seed(self, content, channel="mail", sender="eve@evil.example",
              rcpts=("bob@corp.example",), reasons=("block-executables invoice.zip/a.exe type.executable",),

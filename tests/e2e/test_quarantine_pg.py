@@ -8,10 +8,7 @@
 # goes to a loopback SMTP sink run by this test.
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import unittest
 
@@ -19,14 +16,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from pg_cluster import PgCluster, PgError  # noqa: E402
-from test_quarantine_cli import Sink, SinkHandler, sandgate  # noqa: E402
+from test_quarantine_cli import QuarantineCase, sandgate  # noqa: E402
 
 
 def sql_str(s):
     return "'" + s.replace("'", "''") + "'"
 
 
-class QuarantinePostgres(unittest.TestCase):
+class QuarantinePostgres(QuarantineCase):
     @classmethod
     def setUpClass(cls):
         cls.pg = PgCluster()
@@ -42,29 +39,14 @@ class QuarantinePostgres(unittest.TestCase):
         type(self).db_counter += 1
         self.db = "e2e%d" % self.db_counter
         self.pg.create_database(self.db)
-        self.tmp = tempfile.TemporaryDirectory(prefix="sg-quar-pg-")
+        self.start("sg-quar-pg-")
         self.config = os.path.join(self.tmp.name, "sandgate.yaml")
         with open(self.config, "w") as f:
             f.write("data_dir: var\n"
                     "quarantine:\n"
                     "  backend: postgresql\n"
                     "  postgresql: %s\n" % json.dumps(self.pg.conninfo(self.db)))
-        self.sink = Sink(("127.0.0.1", 0), SinkHandler)
-        self.sink.sink = {"messages": []}
-        threading.Thread(target=self.sink.serve_forever, daemon=True).start()
-        self.next_hop = "127.0.0.1:%d" % self.sink.server_address[1]
-
-    def tearDown(self):
-        self.sink.shutdown()
-        self.sink.server_close()
-        self.tmp.cleanup()
-
-    def q(self, *args, rc=0):
-        p = subprocess.run([sandgate(), "quarantine", "--config", self.config,
-                            "--next-hop", self.next_hop] + list(args),
-                           capture_output=True, timeout=60)
-        self.assertEqual(p.returncode, rc, "stdout=%r stderr=%r" % (p.stdout, p.stderr))
-        return p.stdout.decode(), p.stderr.decode()
+        self.store_args = ["--config", self.config]
 
     def sql(self, text):
         return self.pg.psql(self.db, text)
