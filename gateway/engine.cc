@@ -380,6 +380,9 @@ class Context final : public UnpackContext {
   bool should_stop() const override { return stopped_ || state_.out_of_time(); }
   void note_input_consumed(uint64_t offset) override { consumed_ = std::max(consumed_, offset); }
   const Limits& limits() const override { return state_.limits; }
+  double seconds_left() const override {
+    return std::chrono::duration<double>(state_.deadline - Clock::now()).count();
+  }
 
   void add_password_candidates(std::vector<std::string> passwords, std::string source) override {
     for (auto& p : passwords) {

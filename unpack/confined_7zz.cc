@@ -44,6 +44,12 @@ std::string find_tool() {
   return {};
 }
 
+double run_budget(const UnpackContext& ctx) {
+  const double left = ctx.seconds_left();
+  if (left <= 0.0) return 0.0;
+  return std::min(left, std::max(1.0, ctx.limits().max_seconds));
+}
+
 bool tool_reads_rar(const std::string& tool, const Limits& lim) {
   static std::mutex mu;
   static std::map<std::string, bool> known;  // per tool path

@@ -54,6 +54,11 @@ struct RunResult {
   std::string out;         // stdout when captured (at most 32 MiB)
 };
 
+// How long one 7zz run may take: what is left of the scan (ctx.seconds_left()),
+// at most the whole limit and at least one second when the limit is shorter;
+// 0 when the scan's time is up (do not start it).
+double run_budget(const UnpackContext& ctx);
+
 // Runs argv[0] (an absolute path) confined in cwd for at most `seconds`.
 RunResult run(const std::vector<std::string>& argv, const std::string& cwd, const Limits& lim,
               double seconds, bool capture);

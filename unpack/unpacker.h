@@ -68,6 +68,10 @@ class UnpackContext {
   // True once the deadline, object count or total byte limit has been hit.
   virtual bool should_stop() const = 0;
   virtual const Limits& limits() const = 0;
+  // Seconds left of the scan's time limit, for work the engine cannot
+  // interrupt (a confined 7zz child is given at most this long). The default
+  // is the whole limit.
+  virtual double seconds_left() const { return limits().max_seconds; }
   // Adds to the count of bytes this container produced (for the ratio limit)
   // when an unpacker decompresses without emitting (e.g. scanning a stream).
   // Returns false when the ratio limit is hit.

@@ -520,7 +520,10 @@ class ArchiveUnpacker final : public Unpacker {
     sevenzip::Scratch scratch;
     if (!scratch.ok() || !sevenzip::copy_out(*obj.bytes, scratch.dir() + "/archive")) return false;
     const Limits& lim = ctx.limits();
-    double seconds = std::max(1.0, lim.max_seconds);
+    // Each run gets what is left of the scan's time, never the whole limit
+    // again: a 7zz child is not interrupted by the engine's own checks.
+    double seconds = 0;
+    auto time_left = [&] { return (seconds = sevenzip::run_budget(ctx)) > 0; };
     auto args = [&](const char* command, const std::string& password) {
       std::vector<std::string> a = {tool, command, "-bd"};
       if (obj.type.label == "7z") a.push_back("-t7z");
@@ -540,6 +543,7 @@ class ArchiveUnpacker final : public Unpacker {
       // Names and sizes are in the clear: the limits are checked before any test.
       auto a = args("l", "");
       a.insert(a.end(), {"-slt", "archive"});
+      if (!time_left()) return false;
       auto list = sevenzip::run(a, scratch.dir(), lim, seconds, true);
       if (!list.ok) return false;
       listing = sevenzip::parse_listing(list.out);
@@ -556,6 +560,7 @@ class ArchiveUnpacker final : public Unpacker {
       if (headers_encrypted) {
         auto a = args("l", candidate);
         a.insert(a.end(), {"-slt", "archive"});
+        if (!time_left()) return false;
         auto list = sevenzip::run(a, scratch.dir(), lim, seconds, true);
         if (!list.ok) continue;
         listing = sevenzip::parse_listing(list.out);
@@ -568,6 +573,7 @@ class ArchiveUnpacker final : public Unpacker {
       }
       auto t = args("t", candidate);
       t.push_back("archive");
+      if (!time_left()) return false;
       auto tested = sevenzip::run(t, scratch.dir(), lim, seconds, false);
       if (tested.ok) working = static_cast<int>(i);
       else if (tested.timed_out) return false;  // the next candidate would only time out too
@@ -578,6 +584,7 @@ class ArchiveUnpacker final : public Unpacker {
     // so a payload cannot hide behind a later entry of the same name.
     auto x = args("x", pw.candidates[static_cast<size_t>(working)].password);
     x.insert(x.end(), {"-aou", "-oout", "archive"});
+    if (!time_left()) return false;
     auto extracted = sevenzip::run(x, scratch.dir(), lim, seconds, false);
     ctx.add_finding(opened_finding(obj, pw, static_cast<size_t>(working), " (read by 7zz)"));
     if (!extracted.ok)

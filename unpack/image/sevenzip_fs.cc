@@ -75,7 +75,9 @@ class SevenZipFsUnpacker final : public Unpacker {
     if (!sevenzip::copy_out(*obj.bytes, scratch.dir() + "/volume.img"))
       return fail("cannot write the scratch copy");
     const Limits& lim = ctx.limits();
-    double seconds = std::max(1.0, lim.max_seconds);
+    // What is left of the scan's time, for each run (never the whole limit again).
+    double seconds = sevenzip::run_budget(ctx);
+    if (seconds <= 0) return fail("the scan's time ran out before the volume was read");
     std::string type = std::string("-t") + seven_type(obj.type.label);
 
     sevenzip::RunResult list = sevenzip::run({tool, "l", "-slt", "-bd", type, "volume.img"},
@@ -88,6 +90,8 @@ class SevenZipFsUnpacker final : public Unpacker {
                   std::to_string(declared.bytes) + " bytes: beyond the limits");
     }
     if (::mkdir((scratch.dir() + "/out").c_str(), 0700) != 0) return fail("mkdir failed");
+    seconds = sevenzip::run_budget(ctx);
+    if (seconds <= 0) return fail("the scan's time ran out before the volume was extracted");
     sevenzip::RunResult x = sevenzip::run({tool, "x", "-y", "-bd", type, "-oout", "volume.img"},
                                           scratch.dir(), lim, seconds, false);
     if (!x.ok) fail(x.error);  // still emit what was extracted

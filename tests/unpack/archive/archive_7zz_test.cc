@@ -1,0 +1,101 @@
+// Tests for the archive unpacker's use of the confined 7zz on encrypted 7z:
+// the password candidates open it, and no 7zz run outlives the scan's time
+// (UnpackContext::seconds_left). The 7z is made with 7zz at test time; the
+// tests are skipped where 7zz is not installed.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "tests/unpack/mime/mime_test_util.h"
+#include "unpack/confined_7zz.h"
+#include "unpack/type_detect.h"
+#include "unpack/unpacker.h"
+
+namespace sandgate {
+namespace {
+
+// A context whose scan has `left` seconds to go.
+class TimedContext : public testing::RecordingContext {
+ public:
+  double left = 30.0;
+  double seconds_left() const override { return left; }
+};
+
+// An encrypted 7z (data and names) of one file, made by 7zz; "" without 7zz.
+std::string encrypted_7z(const std::string& password) {
+  std::string tool = sevenzip::find_tool();
+  if (tool.empty()) return {};
+  char tmpl[] = "/tmp/sandgate-7zz-test-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string dir = tmpl;
+  std::ofstream(dir + "/Invoice.pdf.exe", std::ios::binary) << "MZ" << std::string(4000, 'x');
+  std::string cmd = "cd " + dir + " && " + tool + " a -bd -p" + password +
+                    " -mhe=on a.7z Invoice.pdf.exe >/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  std::ifstream f(dir + "/a.7z", std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::system(("rm -rf " + dir).c_str());
+  return ss.str();
+}
+
+void unpack_7z(const std::string& bytes, TimedContext& ctx) {
+  Object obj;
+  obj.name = "a.7z";
+  obj.type = detect_type(*memory_source(bytes));
+  REQUIRE(obj.type.label == "7z");
+  obj.size = bytes.size();
+  obj.bytes = memory_source(bytes);
+  auto u = UnpackerRegistry::instance().create("7z");
+  REQUIRE(u != nullptr);
+  u->unpack(obj, ctx);
+}
+
+TEST_CASE("a candidate opens an encrypted 7z while the scan has time") {
+  std::string z = encrypted_7z("Secret123");
+  if (z.empty()) return;  // no 7zz here
+  TimedContext ctx;
+  ctx.passwords = {{"Secret123", "the subject"}};
+  unpack_7z(z, ctx);
+  CHECK(ctx.has_finding("archive.encrypted.opened"));
+  REQUIRE(ctx.child("Invoice.pdf.exe") != nullptr);
+  CHECK(ctx.child("Invoice.pdf.exe")->bytes.substr(0, 2) == "MZ");
+}
+
+TEST_CASE("no 7zz run starts once the scan's time is up: the archive stays encrypted") {
+  std::string z = encrypted_7z("Secret123");
+  if (z.empty()) return;
+  TimedContext ctx;
+  ctx.passwords = {{"Secret123", "the subject"}};
+  ctx.left = 0.0;
+  auto t0 = std::chrono::steady_clock::now();
+  unpack_7z(z, ctx);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK_FALSE(ctx.has_finding("archive.encrypted.opened"));
+  CHECK(ctx.has_finding("archive.encrypted"));
+  CHECK(ctx.child("Invoice.pdf.exe") == nullptr);
+  CHECK(took < 1.0);
+}
+
+TEST_CASE("a 7zz run gets what is left of the scan, at most the whole limit") {
+  TimedContext ctx;
+  ctx.limit_values.max_seconds = 30;
+  ctx.left = 2.5;
+  CHECK(sevenzip::run_budget(ctx) == doctest::Approx(2.5));
+  ctx.left = 100;
+  CHECK(sevenzip::run_budget(ctx) == doctest::Approx(30));
+  ctx.limit_values.max_seconds = 0.2;  // a limit under a second still allows one
+  CHECK(sevenzip::run_budget(ctx) == doctest::Approx(1.0));
+  ctx.left = -0.5;
+  CHECK(sevenzip::run_budget(ctx) == 0.0);
+}
+
+}  // namespace
+}  // namespace sandgate
