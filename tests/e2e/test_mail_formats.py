@@ -416,6 +416,18 @@ class MailFormats(SandgateCase):
         self.assertEqual(rep["verdict"], "quarantine")
         self.assertTrue(any(r["rule"] == "encrypted-archives" for r in rep["reasons"]), rep["reasons"])
 
+    def test_damaged_rar5_header_fails_closed(self):
+        # A file header that does not check out: what follows it cannot be
+        # checked for encryption, so the container is an unpack error.
+        blob = bytearray(rar.rar5({"cv.pdf": TEXT}, password="Secret123"))
+        blob[16 + 6] ^= 0x55  # inside the first file header (after signature and main header)
+        rep = self.rar_mail("rar5bad.eml", bytes(blob))
+        arc = self.obj(rep, "rar5bad.eml/invoice.rar")
+        self.assertIn("cannot be checked for encryption",
+                      " ".join(f["message"] for f in arc["findings"] if f["id"] == "unpack.error"),
+                      self.tree(rep))
+        self.assertEqual(rep["verdict"], "quarantine")
+
     def test_rar4_plain_and_encrypted(self):
         # RAR 4 (2.9/3.x): libarchive reads the password flag itself.
         rep = self.rar_mail("rar4.eml", rar.rar4({"note.txt": TEXT}), subject="Invoice", expect_rc=0)

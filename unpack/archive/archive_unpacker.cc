@@ -466,7 +466,16 @@ class ArchiveUnpacker final : public Unpacker {
     std::optional<Rar5Encryption> rar5;
     if (obj.type.label == "rar") {
       rar5 = read_rar5_encryption(*obj.bytes, static_cast<size_t>(ctx.limits().max_objects) + 64);
-      if (!rar5->rar5) rar5.reset();
+      if (!rar5->rar5) {
+        rar5.reset();
+      } else if (rar5->damaged) {
+        // Fail closed: entries libarchive still reads past this point were
+        // not checked for encryption.
+        ctx.add_finding(make_finding("unpack.error",
+                                     "a RAR 5 header is damaged after " +
+                                         std::to_string(rar5->blocks) +
+                                         " blocks: later entries cannot be checked for encryption"));
+      }
     }
     const Rar5Encryption* rar5p = rar5 ? &*rar5 : nullptr;
     std::string encrypted_note;

@@ -110,8 +110,9 @@ Rar5Encryption read_rar5_encryption(const ByteSource& src, size_t max_blocks) {
       bool ok = vint(h, &file_flags) && vint(h, &unpacked) && vint(h, &attributes);
       if (ok && (file_flags & kFileUnixTime)) ok = h.skip(4);
       if (ok && (file_flags & kFileCrc)) ok = h.skip(4);
+      // The fields must end where the extra area begins.
       ok = ok && vint(h, &method) && vint(h, &host) && vint(h, &name_len) &&
-           name_len <= h.remaining() - static_cast<size_t>(extra_size);
+           h.remaining() >= extra_size && name_len <= h.remaining() - static_cast<size_t>(extra_size);
       if (!ok) {
         r.damaged = true;
         break;
