@@ -19,9 +19,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <sstream>
-#include <mutex>
 #include <map>
+#include <mutex>
+#include <sstream>
 
 namespace sandgate::sevenzip {
 
@@ -55,19 +55,20 @@ bool tool_reads_rar(const std::string& tool, const Limits& lim) {
   static std::map<std::string, bool> known;  // per tool path
   std::lock_guard lock(mu);
   if (auto it = known.find(tool); it != known.end()) return it->second;
-  bool reads = false;
+  // A probe that could not run (no scratch directory, 7zz failed) is not
+  // remembered: it may be transient.
   Scratch scratch;
-  if (scratch.ok()) {
-    RunResult r = run({tool, "i"}, scratch.dir(), lim, 10.0, true);
-    // Format lines: "  C...F....  Rar5     rar r00  R a r ! 1A 07 01 00": flags, then the name.
-    std::istringstream lines(r.out);
-    std::string line;
-    while (r.ok && std::getline(lines, line)) {
-      std::istringstream words(line);
-      std::string flags, name;
-      if (words >> flags >> name && (name == "Rar" || name == "Rar5")) reads = true;
-    }
-    if (!r.ok) return false;  // not remembered: a failed probe may be transient
+  if (!scratch.ok()) return false;
+  RunResult r = run({tool, "i"}, scratch.dir(), lim, 10.0, true);
+  if (!r.ok) return false;
+  // Format lines: "  C...F....  Rar5     rar r00  R a r ! 1A 07 01 00": flags, then the name.
+  bool reads = false;
+  std::istringstream lines(r.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string flags, name;
+    if (words >> flags >> name && (name == "Rar" || name == "Rar5")) reads = true;
   }
   known[tool] = reads;
   return reads;
