@@ -5,12 +5,20 @@
 #include "analyzers/pe/authenticode.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
 #include <list>
 #include <memory>
 #include <mutex>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include <pthread.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -482,6 +490,12 @@ SignatureCache& signature_cache() {
 AuthenticodeCacheStats authenticode_cache_stats() { return signature_cache().stats(); }
 void authenticode_cache_clear() { signature_cache().clear(); }
 
+// Files whose digest covers at least this many bytes have their signature
+// verified on a second thread while the caller hashes them (see
+// authenticode.h). Below it, hashing is quicker than starting a thread.
+std::atomic<uint64_t> parallel_verify_from{256u << 10};
+std::atomic<uint64_t> parallel_verifications{0};
+
 // The verification state between reading the signature and the verdict.
 struct AuthenticodeVerifier::State {
   AuthenticodeResult r;
@@ -493,9 +507,146 @@ struct AuthenticodeVerifier::State {
   uint64_t generation = 0;
   std::shared_ptr<const CacheEntry> entry;  // from or for the cache
   ParsedSignature parsed;                   // when parsed in this call
+  bool trailing_data = false;               // bytes follow the certificate table
+  // The signature's verification running on the second thread, which owns
+  // `parsed` until its result is taken; ~AuthenticodeVerifier waits for it.
+  std::future<std::optional<VerifiedSignature>> pending;
 };
 
-AuthenticodeVerifier::~AuthenticodeVerifier() = default;
+namespace {
+
+// Parses the signature if this call has not (a cache entry from a file that
+// did not match) and verifies it; nullopt when it does not parse.
+std::optional<VerifiedSignature> parse_and_verify(ParsedSignature& parsed, const std::string& der) {
+  if (!parsed.ok)
+    parsed = parse_signature(reinterpret_cast<const unsigned char*>(der.data()), der.size());
+  if (!parsed.ok) return std::nullopt;
+  return verify_signature(parsed);
+}
+
+// The digest algorithm of SpcIndirectDataContent's DigestInfo, found by
+// walking the DER (ContentInfo, SignedData, its contentInfo, DigestInfo)
+// without decoding it, so that hashing can start while the full parse runs
+// on a second thread. nullptr for anything else: the caller then parses
+// first. finish() checks that the full parse names the same algorithm.
+const EVP_MD* peek_digest_md(const unsigned char* der, size_t len) {
+  ByteCursor c(der, len);
+  uint8_t tag = 0;
+  size_t n = 0;
+  auto enter = [&](uint8_t want) {
+    if (!der_header(c, &tag, &n) || tag != want) return false;
+    std::string_view body = c.bytes(n);
+    c = ByteCursor(body.data(), body.size());
+    return true;
+  };
+  auto skip = [&](uint8_t want) { return der_header(c, &tag, &n) && tag == want && c.skip(n); };
+  if (!(enter(0x30) && skip(0x06) && enter(0xa0) &&                // ContentInfo
+        enter(0x30) && skip(0x02) && skip(0x31) &&                  // SignedData
+        enter(0x30) && skip(0x06) && enter(0xa0) &&                 // its contentInfo
+        enter(0x30) && skip(0x30) && enter(0x30) && enter(0x30) &&  // SpcIndirectDataContent
+        der_header(c, &tag, &n) && tag == 0x06))                    // DigestInfo's algorithm
+    return nullptr;
+  std::string_view oid = c.bytes(n);
+  static const std::pair<std::string_view, const EVP_MD* (*)()> kKnown[] = {
+      {std::string_view("\x2b\x0e\x03\x02\x1a", 5), EVP_sha1},
+      {std::string_view("\x60\x86\x48\x01\x65\x03\x04\x02\x01", 9), EVP_sha256},
+      {std::string_view("\x60\x86\x48\x01\x65\x03\x04\x02\x02", 9), EVP_sha384},
+      {std::string_view("\x60\x86\x48\x01\x65\x03\x04\x02\x03", 9), EVP_sha512},
+  };
+  for (const auto& [bytes, md] : kKnown)
+    if (oid == bytes) return md();
+  return nullptr;
+}
+
+// Keeps a parse made in this call in `slot` and caches what it concluded
+// under key (when there is one).
+std::shared_ptr<const CacheEntry> adopt_parse(ParsedSignature& slot, ParsedSignature parsed,
+                                              const std::string& key, uint64_t generation) {
+  slot = std::move(parsed);
+  auto fresh = std::make_shared<CacheEntry>();
+  fresh->ok = slot.ok;
+  fresh->parsed = slot.r;
+  fresh->md = slot.md;
+  if (!key.empty()) signature_cache().put(key, generation, fresh, false);
+  return fresh;
+}
+
+// A long-lived second thread for verifications (starting a thread per file
+// cost ~45 us, a twentieth of the whole analysis). It runs one job and keeps
+// at most one waiting: with several scans in one process, one that finds a
+// job waiting does its own verification, as it would without the helper.
+// Never destroyed (a process may end with it waiting); a forked child starts
+// its own when it needs one.
+class VerifyThread {
+ public:
+  // The process's helper; nullptr on a single core or when no thread can be
+  // started.
+  static VerifyThread* get() {
+    static const bool several = std::thread::hardware_concurrency() > 1;
+    if (!several) return nullptr;
+    // Held across fork, so that a child never inherits it locked; the child
+    // forgets the parent's helper (whose thread it does not have).
+    static std::once_flag atfork_once;
+    std::call_once(atfork_once, [] {
+      ::pthread_atfork([] { create_mu_.lock(); }, [] { create_mu_.unlock(); },
+                       [] {
+                         current_.store(nullptr);
+                         create_mu_.unlock();
+                       });
+    });
+    VerifyThread* t = current_.load();
+    if (t) return t;
+    std::lock_guard lock(create_mu_);
+    if ((t = current_.load())) return t;
+    auto fresh = std::make_unique<VerifyThread>();
+    try {
+      std::thread(&VerifyThread::loop, fresh.get()).detach();
+    } catch (const std::system_error&) {
+      return nullptr;
+    }
+    current_.store(t = fresh.release());
+    return t;
+  }
+
+  // Runs job on the helper, after the one it is running if any; false when
+  // another job is already waiting.
+  bool try_post(std::function<void()> job) {
+    std::lock_guard lock(mu_);
+    if (job_) return false;
+    job_ = std::move(job);
+    cv_.notify_one();
+    return true;
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return bool(job_); });
+        job = std::move(job_);
+        job_ = nullptr;
+      }
+      job();
+    }
+  }
+
+  static inline std::atomic<VerifyThread*> current_{nullptr};
+  static inline std::mutex create_mu_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<void()> job_;  // the job waiting to run, if any
+};
+
+}  // namespace
+
+void set_authenticode_parallel_from(uint64_t bytes) { parallel_verify_from.store(bytes); }
+uint64_t authenticode_parallel_verifications() { return parallel_verifications.load(); }
+
+AuthenticodeVerifier::~AuthenticodeVerifier() {
+  if (st_->pending.valid()) st_->pending.wait();  // the second thread uses *st_
+}
 
 const EVP_MD* AuthenticodeVerifier::digest_md() const { return st_->final ? nullptr : st_->md; }
 
@@ -556,18 +707,32 @@ AuthenticodeResult AuthenticodeVerifier::read(const ByteSource& src, const PeInf
     key.clear();
   st_->cache_key = key;
   st_->generation = codesign_trust_generation();
+  st_->trailing_data = off + size < pe.file_size;
   std::shared_ptr<const CacheEntry> entry;
   if (!key.empty()) entry = signature_cache().find(key, st_->generation);
-  if (!entry) {
-    st_->parsed = parse_signature(reinterpret_cast<const unsigned char*>(st_->der.data()),
-                                  st_->der.size());
-    auto fresh = std::make_shared<CacheEntry>();
-    fresh->ok = st_->parsed.ok;
-    fresh->parsed = st_->parsed.r;
-    fresh->md = st_->parsed.md;
-    entry = fresh;
-    if (!key.empty()) signature_cache().put(key, st_->generation, entry, false);
+  const auto* der = reinterpret_cast<const unsigned char*>(st_->der.data());
+  // Neither parsing nor verifying depends on the file's digest, only the
+  // verdict does: on a large file both run on a second thread while the
+  // caller hashes, which needs only the digest algorithm (peeked from the
+  // DER). A thread that cannot be started leaves the work to this thread.
+  VerifyThread* helper = (!entry || !entry->verified) && off >= parallel_verify_from.load()
+                             ? VerifyThread::get()
+                             : nullptr;
+  const EVP_MD* peeked = helper && !entry ? peek_digest_md(der, st_->der.size()) : nullptr;
+  if (helper && (entry || peeked)) {
+    auto task = std::make_shared<std::packaged_task<std::optional<VerifiedSignature>()>>(
+        [s = st_.get()] { return parse_and_verify(s->parsed, s->der); });
+    std::future<std::optional<VerifiedSignature>> result = task->get_future();
+    if (helper->try_post([task] { (*task)(); })) {
+      st_->pending = std::move(result);
+      parallel_verifications.fetch_add(1);
+    }
   }
+  if (!entry && st_->pending.valid()) {
+    st_->md = peeked;  // the entry is made in finish(), from the second thread's parse
+    return {};
+  }
+  if (!entry) entry = adopt_parse(st_->parsed, parse_signature(der, st_->der.size()), key, st_->generation);
   st_->entry = entry;
   if (!entry->ok) {
     st_->final = true;
@@ -575,13 +740,29 @@ AuthenticodeResult AuthenticodeVerifier::read(const ByteSource& src, const PeInf
   }
   st_->md = entry->md;
   AuthenticodeResult r = entry->parsed;
-  r.trailing_data = off + size < pe.file_size;
+  r.trailing_data = st_->trailing_data;
   return r;
 }
 
 AuthenticodeResult AuthenticodeVerifier::finish(std::optional<std::string> file_digest_hex) {
   using S = AuthenticodeStatus;
   if (st_->final) return st_->r;
+  std::optional<VerifiedSignature> verified;
+  if (st_->pending.valid()) {
+    verified = st_->pending.get();  // joins the second thread: st_->parsed is ours again
+    if (!st_->entry) {
+      // Parsed on the second thread: the cache entry and the facts come from
+      // that parse, which must name the algorithm the file was hashed with.
+      ParsedSignature parsed = std::move(st_->parsed);
+      if (parsed.ok && parsed.md != st_->md)
+        parsed.r = fail(S::malformed, "the digest algorithm cannot be read consistently");
+      parsed.ok = parsed.ok && parsed.md == st_->md;
+      st_->entry = adopt_parse(st_->parsed, std::move(parsed), st_->cache_key, st_->generation);
+      st_->r = st_->entry->parsed;
+      if (!st_->entry->ok) return st_->r;
+      st_->r.trailing_data = st_->trailing_data;
+    }
+  }
   AuthenticodeResult r = st_->r;
   if (!file_digest_hex) {
     r.status = S::malformed;
@@ -599,11 +780,10 @@ AuthenticodeResult AuthenticodeVerifier::finish(std::optional<std::string> file_
   if (st_->entry && st_->entry->verified) {
     v = *st_->entry->verified;
   } else {
-    if (!st_->parsed.ok)  // a cache hit from before any file matched: parse now
-      st_->parsed = parse_signature(reinterpret_cast<const unsigned char*>(st_->der.data()),
-                                    st_->der.size());
-    if (!st_->parsed.ok) return st_->parsed.r;  // cannot happen: the same bytes parsed before
-    v = verify_signature(st_->parsed);
+    std::optional<VerifiedSignature> got =
+        verified ? std::move(verified) : parse_and_verify(st_->parsed, st_->der);
+    if (!got) return st_->parsed.r;  // cannot happen: the same bytes parsed before
+    v = std::move(*got);
     if (!st_->cache_key.empty() && st_->entry) {
       auto with = std::make_shared<CacheEntry>(*st_->entry);
       with->verified = v;

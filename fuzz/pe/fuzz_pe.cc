@@ -6,6 +6,7 @@
 #include <string>
 
 #include "analyzers/analyzer.h"
+#include "analyzers/pe/authenticode.h"
 #include "analyzers/pe/code_signing.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -17,6 +18,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto analyzers = sandgate::AnalyzerRegistry::instance().create_all();
+  // Inputs are small: odd-sized ones take the path of a large file (the
+  // digest algorithm peeked from the DER, parse and verification on the
+  // second thread), even-sized ones the single-thread path.
+  sandgate::set_authenticode_parallel_from(size % 2 ? 0 : UINT64_MAX);
   sandgate::Object o;
   o.name = "fuzz.exe";
   o.type.label = "pe";

@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "analyzers/analyzer.h"
@@ -623,4 +625,77 @@ TEST_CASE("chain cache: a new signature by a known signer reuses its chains, ver
   authenticode_cache_clear();
   CHECK(analyze_file("expired.exe").has_finding("pe.authenticode.expired"));
   CHECK(chain_cache_stats().hits == first.hits + 2);
+}
+
+TEST_CASE("parallel verification: the same verdicts and signer facts as on one thread") {
+  trust_test_ca(true);
+  // The fixtures are small: 0 makes every first sight verify on a second
+  // thread, UINT64_MAX none. tampered.exe first: its verification is still
+  // running when the digest comparison has decided, and must be joined.
+  const char* files[] = {"tampered.exe", "signed.exe",     "signed_sha1.exe", "signed_sha512.exe",
+                         "selfsigned.exe", "expired.exe", "expired_ts.exe", "hello.exe"};
+  auto verdicts = [&](uint64_t from) {
+    set_authenticode_parallel_from(from);
+    authenticode_cache_clear();
+    certificate_cache_clear();
+    chain_cache_clear();
+    std::vector<std::string> out;
+    for (const char* f : files) {
+      Object o = analyze_file(f);
+      std::string line = f;
+      for (auto& x : o.findings) line += " " + x.id;
+      for (const char* k : {"signer.valid", "signer.subject", "signer.thumbprint",
+                            "signer.signing_time"})
+        line += std::string(" ") + k + "=" + fact(o, k);
+      out.push_back(line);
+    }
+    return out;
+  };
+  uint64_t before = authenticode_parallel_verifications();
+  auto serial = verdicts(UINT64_MAX);
+  CHECK(authenticode_parallel_verifications() == before);
+  auto parallel = verdicts(0);
+  set_authenticode_parallel_from(256u << 10);
+  // Every signed file that parses is verified at first sight: 7 of 8.
+  if (std::thread::hardware_concurrency() > 1)
+    CHECK(authenticode_parallel_verifications() == before + 7);
+  CHECK(parallel == serial);
+  CHECK(serial[1].find("pe.authenticode.valid") != std::string::npos);
+  CHECK(serial[0].find("pe.authenticode.tampered") != std::string::npos);
+}
+
+TEST_CASE("parallel verification: a damaged PKCS#7 gets the single-thread verdict") {
+  // The second thread's path starts from a DER walk to the digest algorithm
+  // (peek_digest_md); every byte it reads is flipped here, and the findings
+  // must be those of the path that parses first.
+  trust_test_ca(true);
+  std::string b = file_bytes(fixtures() + "/signed.exe");
+  PeInfo full = parse_pe(*memory_source(b));
+  auto* sec = full.directory(kPeDirSecurity);
+  REQUIRE(sec);
+  const size_t der = sec->rva + 8;  // after the WIN_CERTIFICATE header
+  auto findings = [&](const std::string& bytes, uint64_t from) {
+    set_authenticode_parallel_from(from);
+    authenticode_cache_clear();
+    Object o = analyze_source(memory_source(bytes));
+    std::string ids;
+    for (auto& f : o.findings) ids += f.id + " ";
+    return ids;
+  };
+  uint64_t before = authenticode_parallel_verifications();
+  int flips = 0;
+  for (size_t i = 0; i < 2000 && der + i < b.size(); i += i < 160 ? 1 : 37) {
+    for (uint8_t mask : {uint8_t(0x01), uint8_t(0x80)}) {
+      std::string c = b;
+      c[der + i] = char(c[der + i] ^ mask);
+      CAPTURE(i);
+      CHECK(findings(c, 0) == findings(c, UINT64_MAX));
+      ++flips;
+    }
+  }
+  set_authenticode_parallel_from(256u << 10);
+  CHECK(flips > 300);
+  // Most flips leave the walk intact, so the second thread ran.
+  if (std::thread::hardware_concurrency() > 1)
+    CHECK(authenticode_parallel_verifications() - before > uint64_t(flips / 2));
 }
