@@ -4,6 +4,7 @@
 #include <climits>
 #include <cstring>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -64,6 +65,49 @@ void append_header(std::string& out, uint8_t tag, size_t len) {
   while (n) out += static_cast<char>(be[--n]);
 }
 
+// The trust store's certificates by the SHA-256 of their DER: a root that a
+// signature carries (timestamp tokens often bundle their whole chain) is
+// taken from the store instead of being decoded. Rebuilt when the trust
+// store changes; a scan worker forked after the policy load inherits it.
+class AnchorIndex {
+ public:
+  explicit AnchorIndex(std::shared_ptr<X509_STORE> store) : store_(std::move(store)) {
+    if (!store_) return;
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store_.get());
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+      X509* x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
+      unsigned char md[EVP_MAX_MD_SIZE];
+      unsigned int md_len = 0;
+      if (x && X509_digest(x, EVP_sha256(), md, &md_len) == 1)
+        by_digest_.emplace(std::string(reinterpret_cast<char*>(md), md_len), x);
+    }
+  }
+  // The anchor with this DER digest, reference taken for the caller.
+  X509* get(const std::string& key) const {
+    auto it = by_digest_.find(key);
+    if (it == by_digest_.end()) return nullptr;
+    X509_up_ref(it->second);
+    return it->second;
+  }
+
+ private:
+  std::shared_ptr<X509_STORE> store_;  // owns the certificates indexed
+  std::unordered_map<std::string, X509*> by_digest_;
+};
+
+std::shared_ptr<const AnchorIndex> anchors() {
+  static std::mutex mu;
+  static std::shared_ptr<const AnchorIndex>* current = new std::shared_ptr<const AnchorIndex>;
+  static uint64_t generation = 0;
+  std::lock_guard lock(mu);
+  uint64_t now = codesign_trust_generation();
+  if (!*current || generation != now) {
+    *current = std::make_shared<AnchorIndex>(codesign_store());
+    generation = now;
+  }
+  return *current;
+}
+
 class CertificateCache {
  public:
   // The certificate with this DER, reference taken for the caller; nullptr
@@ -81,6 +125,11 @@ class CertificateCache {
         ++stats_.hits;
         return it->second->second;
       }
+    }
+    if (X509* anchor = anchors()->get(key)) {
+      std::lock_guard lock(mu_);
+      ++stats_.hits;
+      return anchor;
     }
     const unsigned char* p = der;
     X509* x = d2i_X509(nullptr, &p, static_cast<long>(n));

@@ -8,6 +8,8 @@
 // SignedData is decoded without its `certificates` field (a re-encoding of
 // the DER with that field left out), and its certificates are taken from a
 // cache keyed by the SHA-256 of their DER, decoding only the ones not seen.
+// A certificate that is one of the trust store's (a root bundled in a
+// timestamp token) is taken from the store.
 //
 // Guarantees: the result is what d2i_PKCS7 gives for the same bytes (the
 // same certificates, in order, in p7->d.sign->cert); anything the walk does
@@ -30,7 +32,8 @@ namespace sandgate {
 // nullptr.
 PKCS7* decode_signed_data(const unsigned char* der, size_t len);
 
-// hits: certificates taken from the cache; misses: certificates decoded.
+// hits: certificates taken from the cache or the trust store; misses:
+// certificates decoded.
 using CertificateCacheStats = CacheStats;
 CertificateCacheStats certificate_cache_stats();
 // Empties the cache (tests, and bench/pe_bench's cold runs).

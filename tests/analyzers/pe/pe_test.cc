@@ -699,3 +699,21 @@ TEST_CASE("parallel verification: a damaged PKCS#7 gets the single-thread verdic
   if (std::thread::hardware_concurrency() > 1)
     CHECK(authenticode_parallel_verifications() - before > uint64_t(flips / 2));
 }
+
+TEST_CASE("certificate cache: a certificate that is a trust anchor is taken from the trust store") {
+  // expired_ts.exe's timestamp token carries the TSA's chain, the test root
+  // included: with that root among the anchors it is not decoded.
+  auto first_sight = [](bool with_ca) {
+    trust_test_ca(with_ca);
+    authenticode_cache_clear();
+    certificate_cache_clear();
+    chain_cache_clear();
+    Object o = analyze_file("expired_ts.exe");
+    return std::pair(certificate_cache_stats().misses, o.has_finding("pe.authenticode.valid"));
+  };
+  auto [decoded_without, valid_without] = first_sight(false);
+  auto [decoded_with, valid_with] = first_sight(true);
+  CHECK(decoded_with + 1 == decoded_without);
+  CHECK(valid_with);
+  CHECK_FALSE(valid_without);  // the timestamp does not verify without the root
+}
