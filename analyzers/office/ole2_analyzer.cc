@@ -14,6 +14,7 @@
 
 #include "analyzers/analyzer.h"
 #include "analyzers/office/vba_heuristics.h"
+#include "unpack/ascii.h"
 #include "unpack/cursor.h"
 #include "unpack/ole2/cfb.h"
 #include "unpack/ole2/vba_project.h"
@@ -40,17 +41,6 @@ SANDGATE_DECLARE_FINDINGS({
 namespace {
 
 constexpr size_t kMaxEvidence = 400;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string join(const std::set<std::string>& items) {
   std::string out;
@@ -166,17 +156,17 @@ class Ole2OfficeAnalyzer final : public Analyzer {
     std::set<std::string> xlm;
     for (const cfb::DirEntry& e : entries) {
       if (!e.reachable) continue;
-      if (e.is_storage() && iequals(e.name, "ObjectPool")) embedded.insert("ObjectPool");
+      if (e.is_storage() && ascii_iequals(e.name, "ObjectPool")) embedded.insert("ObjectPool");
       if (!e.is_stream()) continue;
-      if (iequals(e.name, "EncryptionInfo")) enc_info = true;
-      if (iequals(e.name, "EncryptedPackage")) enc_package = true;
-      if (iequals(e.name, "EncryptedSummary")) {
+      if (ascii_iequals(e.name, "EncryptionInfo")) enc_info = true;
+      if (ascii_iequals(e.name, "EncryptedPackage")) enc_package = true;
+      if (ascii_iequals(e.name, "EncryptedSummary")) {
         encrypted = true;
         enc_evidence = "PowerPoint EncryptedSummary stream";
       }
-      if (iequals(e.name, "\x01Ole10Native")) embedded.insert("Ole10Native package");
-      if (iequals(e.name, "Equation Native")) equation = true;
-      if (iequals(e.name, "WordDocument")) {
+      if (ascii_iequals(e.name, "\x01Ole10Native")) embedded.insert("Ole10Native package");
+      if (ascii_iequals(e.name, "Equation Native")) equation = true;
+      if (ascii_iequals(e.name, "WordDocument")) {
         // [MS-DOC] 2.5.2 FibBase: wIdent 0xA5EC, flags at offset 0x0A, fEncrypted = 0x0100.
         std::string fib = file.read_stream(e, 32);
         ByteCursor c(fib);
@@ -188,7 +178,7 @@ class Ole2OfficeAnalyzer final : public Analyzer {
           enc_evidence = "Word FIB fEncrypted";
         }
       }
-      if (iequals(e.name, "Workbook") || iequals(e.name, "Book")) {
+      if (ascii_iequals(e.name, "Workbook") || ascii_iequals(e.name, "Book")) {
         // The globals substream is near the start; a few MiB is plenty.
         SheetInfo info = read_workbook_globals(file.read_stream(e, 8u << 20));
         if (info.encrypted) {

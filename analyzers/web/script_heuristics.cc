@@ -48,13 +48,6 @@ bool is_b64(char c) {
 
 }  // namespace
 
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 size_t find_word(std::string_view lowered, std::string_view token, size_t from) {
   if (token.empty()) return std::string_view::npos;
   bool need_boundary = ident_char(token[0]);

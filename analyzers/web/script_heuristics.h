@@ -8,10 +8,9 @@
 #include <string_view>
 #include <vector>
 
-namespace sandgate {
+#include "unpack/ascii.h"  // ascii_lower, used with find_word
 
-// ASCII lowercase copy.
-std::string ascii_lower(std::string_view s);
+namespace sandgate {
 
 // Finds token in lowered text where it starts at an identifier boundary
 // (the character before is not a letter, digit or '_'). npos if absent.

@@ -7,18 +7,14 @@
 // last delimiter-length - 1 bytes are ever held back.
 #include "gateway/http/multipart.h"
 
-#include <strings.h>
-
 #include <algorithm>
 #include <cctype>
+
+#include "unpack/ascii.h"
 
 namespace sandgate {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -61,12 +57,12 @@ std::optional<std::string> header_parameter(std::string_view value, std::string_
       v = std::string(trim(value.substr(j, semi == std::string_view::npos ? std::string_view::npos : semi - j)));
       i = semi;
     }
-    if (iequals(name, param)) {
+    if (ascii_iequals(name, param)) {
       if (param.size() > 0 && param.back() == '*') {
         // RFC 8187: charset'language'percent-encoded; only UTF-8 is accepted.
         size_t q1 = v.find('\'');
         size_t q2 = q1 == std::string::npos ? std::string::npos : v.find('\'', q1 + 1);
-        if (q2 == std::string::npos || !iequals(std::string_view(v).substr(0, q1), "utf-8")) return std::nullopt;
+        if (q2 == std::string::npos || !ascii_iequals(std::string_view(v).substr(0, q1), "utf-8")) return std::nullopt;
         std::string out;
         for (size_t k = q2 + 1; k < v.size(); ++k) {
           if (v[k] == '%' && k + 2 < v.size() + 0 && hex_value(v[k + 1]) >= 0 && hex_value(v[k + 2]) >= 0) {
@@ -98,7 +94,7 @@ std::string disposition_filename(std::string_view value) {
 std::optional<std::string> form_data_boundary(const std::string& content_type) {
   std::string_view ct(content_type);
   size_t semi = ct.find(';');
-  if (!iequals(trim(ct.substr(0, semi)), "multipart/form-data")) return std::nullopt;
+  if (!ascii_iequals(trim(ct.substr(0, semi)), "multipart/form-data")) return std::nullopt;
   auto b = header_parameter(ct, "boundary");
   if (!b || b->empty() || b->size() > 70) return std::nullopt;
   return b;
@@ -126,10 +122,10 @@ bool MultipartSplitter::parse_headers(std::string_view block, PartHeaders& out) 
     if (colon == std::string::npos) return;
     std::string_view name = trim(std::string_view(line).substr(0, colon));
     std::string_view value = trim(std::string_view(line).substr(colon + 1));
-    if (iequals(name, "Content-Disposition")) {
+    if (ascii_iequals(name, "Content-Disposition")) {
       out.name = header_parameter(value, "name").value_or("");
       out.filename = disposition_filename(value);
-    } else if (iequals(name, "Content-Type")) {
+    } else if (ascii_iequals(name, "Content-Type")) {
       out.content_type = std::string(value.substr(0, 255));
     }
   };

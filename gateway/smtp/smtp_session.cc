@@ -13,22 +13,13 @@
 #include <cstring>
 #include <random>
 
+#include "unpack/ascii.h"
+
 namespace sandgate::smtp {
 
 namespace {
 
 constexpr size_t kSpoolBuffer = 64 * 1024;
-
-bool iequals_prefix(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    char a = s[i], b = prefix[i];
-    if (a >= 'a' && a <= 'z') a = static_cast<char>(a - 32);
-    if (b >= 'a' && b <= 'z') b = static_cast<char>(b - 32);
-    if (a != b) return false;
-  }
-  return true;
-}
 
 std::string upper(std::string_view s) {
   std::string r(s);
@@ -496,7 +487,7 @@ void SmtpSession::cmd_mail(std::string_view arg, std::string& out) {
     out += reply(503, "5.5.1 Error: nested MAIL command");
     return count_error(out);
   }
-  if (!iequals_prefix(arg, "FROM:")) {
+  if (!ascii_istarts_with(arg, "FROM:")) {
     out += reply(501, "5.5.4 Syntax: MAIL FROM:<address>");
     return count_error(out);
   }
@@ -567,7 +558,7 @@ void SmtpSession::cmd_rcpt(std::string_view arg, std::string& out) {
     out += reply(503, "5.5.1 Error: need MAIL command");
     return count_error(out);
   }
-  if (!iequals_prefix(arg, "TO:")) {
+  if (!ascii_istarts_with(arg, "TO:")) {
     out += reply(501, "5.5.4 Syntax: RCPT TO:<address>");
     return count_error(out);
   }

@@ -11,20 +11,7 @@ namespace sandgate::policy_lang {
 
 namespace {
 
-inline char lower_char(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
 void set_bit(std::array<uint64_t, 4>& set, unsigned char c) { set[c >> 6] |= 1ull << (c & 63); }
-
-bool equals_icase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower_char(a[i]) != lower_char(b[i])) return false;
-  return true;
-}
-
-bool ends_with_icase(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && equals_icase(s.substr(s.size() - suffix.size()), suffix);
-}
 
 const std::string* fact_value(const Object& obj, const char* key) {
   auto it = obj.facts.find(key);
@@ -32,16 +19,10 @@ const std::string* fact_value(const Object& obj, const char* key) {
 }
 
 bool truthy(const std::string& v) {
-  return equals_icase(v, "true") || v == "1" || equals_icase(v, "yes");
+  return ascii_iequals(v, "true") || v == "1" || ascii_iequals(v, "yes");
 }
 
 }  // namespace
-
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower_char(c);
-  return out;
-}
 
 std::string_view object_name(const Object& obj) {
   if (!obj.name.empty()) return obj.name;
@@ -74,7 +55,7 @@ std::optional<Glob> Glob::compile(std::string_view pattern, bool case_insensitiv
         return std::nullopt;
       }
       t.kind = Token::literal;
-      t.ch = case_insensitive ? lower_char(pattern[++i]) : pattern[++i];
+      t.ch = case_insensitive ? ascii_lower(pattern[++i]) : pattern[++i];
     } else if (c == '[') {
       g.literal_ = false;
       t.kind = Token::klass;
@@ -101,13 +82,13 @@ std::optional<Glob> Glob::compile(std::string_view pattern, bool case_insensitiv
           for (unsigned v = a; v <= b; ++v) {
             set_bit(t.set, static_cast<unsigned char>(v));
             if (case_insensitive)
-              set_bit(t.set, static_cast<unsigned char>(lower_char(static_cast<char>(v))));
+              set_bit(t.set, static_cast<unsigned char>(ascii_lower(static_cast<char>(v))));
           }
           j += 2;
         } else {
           set_bit(t.set, a);
           if (case_insensitive)
-            set_bit(t.set, static_cast<unsigned char>(lower_char(static_cast<char>(a))));
+            set_bit(t.set, static_cast<unsigned char>(ascii_lower(static_cast<char>(a))));
         }
         any = true;
       }
@@ -118,7 +99,7 @@ std::optional<Glob> Glob::compile(std::string_view pattern, bool case_insensitiv
       i = j;
     } else {
       t.kind = Token::literal;
-      t.ch = case_insensitive ? lower_char(c) : c;
+      t.ch = case_insensitive ? ascii_lower(c) : c;
     }
     g.tokens_.push_back(t);
   }
@@ -128,11 +109,11 @@ std::optional<Glob> Glob::compile(std::string_view pattern, bool case_insensitiv
 bool Glob::token_matches(const Token& t, unsigned char c) const {
   switch (t.kind) {
     case Token::literal:
-      return (icase_ ? lower_char(static_cast<char>(c)) : static_cast<char>(c)) == t.ch;
+      return (icase_ ? ascii_lower(static_cast<char>(c)) : static_cast<char>(c)) == t.ch;
     case Token::any_one:
       return true;
     case Token::klass: {
-      unsigned char k = icase_ ? static_cast<unsigned char>(lower_char(static_cast<char>(c))) : c;
+      unsigned char k = icase_ ? static_cast<unsigned char>(ascii_lower(static_cast<char>(c))) : c;
       bool in = (t.set[k >> 6] >> (k & 63)) & 1;
       return in != t.negated;
     }
@@ -176,7 +157,7 @@ bool StringSet::contains(std::string_view v) const {
   if (values.empty()) return false;
   char buf[160];
   if (v.size() > sizeof buf) return contains_lower(ascii_lower(v));
-  for (size_t i = 0; i < v.size(); ++i) buf[i] = lower_char(v[i]);
+  for (size_t i = 0; i < v.size(); ++i) buf[i] = ascii_lower(v[i]);
   return contains_lower(std::string_view(buf, v.size()));
 }
 
@@ -350,7 +331,7 @@ bool evaluate(const Condition& c, const EvalContext& ctx, std::string* witness) 
       std::string_view n = object_name(o);
       for (const auto& ext : c.labels) {
         if (n.size() > ext.size() && n[n.size() - ext.size() - 1] == '.' &&
-            ends_with_icase(n, ext)) {
+            ascii_iends_with(n, ext)) {
           set_witness(witness, "extension", ext);
           return true;
         }
@@ -431,7 +412,7 @@ bool evaluate(const Condition& c, const EvalContext& ctx, std::string* witness) 
         if (!v) continue;
         std::string t;
         for (char ch : *v)
-          if (ch != ':' && ch != ' ') t.push_back(lower_char(ch));
+          if (ch != ':' && ch != ' ') t.push_back(ascii_lower(ch));
         if (!c.strings->contains_lower(t)) continue;
         set_witness(witness, "signer.thumbprint", t);
         return true;

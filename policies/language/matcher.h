@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "policies/policy.h"
+#include "unpack/ascii.h"
 #include "unpack/finding.h"
 #include "unpack/object.h"
 
@@ -158,9 +159,8 @@ bool evaluate(const Condition& c, const EvalContext& ctx, std::string* witness);
 // deciding rule matched on, not only the first.
 void matched_findings(const Condition& c, const EvalContext& ctx, std::vector<std::string>* ids);
 
-// Helpers shared with the loader.
-std::string ascii_lower(std::string_view s);
-// The object's own name: Object::name, else the last component of its path.
+// The object's own name: Object::name, else the last component of its path
+// (shared with the loader).
 std::string_view object_name(const Object& obj);
 
 }  // namespace sandgate::policy_lang

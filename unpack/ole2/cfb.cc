@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "unpack/ascii.h"
 #include "unpack/cursor.h"
 #include "unpack/utf8.h"
 
@@ -43,21 +44,6 @@ std::string utf16le_to_utf8(std::string_view raw) {
   }
   return out;
 }
-
-namespace {
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 bool has_cfb_signature(std::string_view head) { return head.starts_with(kSignature); }
 
@@ -357,7 +343,7 @@ std::vector<int> CompoundFile::children(int storage) const {
 
 int CompoundFile::find_child(int storage, std::string_view name) const {
   for (int i : children(storage))
-    if (iequals_ascii(entries_[i].name, name)) return i;
+    if (ascii_iequals(entries_[i].name, name)) return i;
   return -1;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "unpack/ascii.h"
 #include "unpack/ole2/cfb.h"
 #include "unpack/ole2/ole_native.h"
 #include "unpack/unpacker.h"
@@ -29,17 +30,6 @@ SANDGATE_DECLARE_FINDINGS({
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
 // Streams that hold the document itself or its metadata: never a payload of
 // their own, so their heads are not even looked at.
 bool is_document_stream(std::string_view name) {
@@ -49,7 +39,7 @@ bool is_document_stream(std::string_view name) {
       "EncryptionInfo", "\x01" "CompObj", "\x03" "ObjInfo", "\x01" "Ole", "\x05" "SummaryInformation",
       "\x05" "DocumentSummaryInformation"};
   for (auto k : kKnown)
-    if (iequals(name, k)) return true;
+    if (ascii_iequals(name, k)) return true;
   return false;
 }
 
@@ -81,9 +71,9 @@ class Ole2Unpacker final : public Unpacker {
     for (const cfb::DirEntry& e : entries) {
       if (ctx.should_stop()) return;
       if (!e.reachable || !e.is_stream() || e.size == 0) continue;
-      if (iequals(e.name, "\x01Ole10Native")) {
+      if (ascii_iequals(e.name, "\x01Ole10Native")) {
         if (!emit_native(*file, e, max_bytes, ctx)) return;
-      } else if (iequals(e.name, "Package") || iequals(e.name, "CONTENTS")) {
+      } else if (ascii_iequals(e.name, "Package") || ascii_iequals(e.name, "CONTENTS")) {
         if (!emit_stream(*file, e, e.name, max_bytes, ctx)) return;
       } else if (!is_document_stream(e.name)) {
         std::string head = file->read_stream(e, 8);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "unpack/ascii.h"
 #include "unpack/cursor.h"
 
 namespace sandgate::ovba {
@@ -56,17 +57,6 @@ bool decompress_chunk(std::string_view chunk, size_t max_out, std::string* out, 
         out->push_back((*out)[from + i]);
       }
     }
-  }
-  return true;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
   }
   return true;
 }
@@ -199,7 +189,7 @@ std::vector<Project> read_projects(const cfb::CompoundFile& file, const Budget& 
   const auto& entries = file.entries();
   for (size_t i = 0; i < entries.size(); ++i) {
     const cfb::DirEntry& storage = entries[i];
-    if (!storage.reachable || !storage.is_storage() || !iequals(storage.name, "VBA")) continue;
+    if (!storage.reachable || !storage.is_storage() || !ascii_iequals(storage.name, "VBA")) continue;
     int dir_idx = file.find_child(static_cast<int>(i), "dir");
     if (dir_idx < 0 || !entries[dir_idx].is_stream()) continue;
     Project project;
@@ -246,9 +236,9 @@ std::vector<Project> read_projects(const cfb::CompoundFile& file, const Budget& 
     for (int s : file.children(static_cast<int>(i))) {
       const cfb::DirEntry& e = entries[s];
       if (!e.is_stream() || std::find(done.begin(), done.end(), s) != done.end()) continue;
-      if (iequals(e.name, "dir") || iequals(e.name, "_VBA_PROJECT") ||
-          e.name.starts_with("__SRP_") || iequals(e.name, "PROJECT") ||
-          iequals(e.name, "PROJECTwm"))
+      if (ascii_iequals(e.name, "dir") || ascii_iequals(e.name, "_VBA_PROJECT") ||
+          e.name.starts_with("__SRP_") || ascii_iequals(e.name, "PROJECT") ||
+          ascii_iequals(e.name, "PROJECTwm"))
         continue;
       std::string head = file.read_stream(e, 1u << 20);
       if (find_source_start(head) == std::string::npos) continue;

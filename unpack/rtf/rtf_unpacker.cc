@@ -9,6 +9,7 @@
 // exist in RTF almost only to exploit (Equation Editor, OLE2Link).
 #include <string>
 
+#include "unpack/ascii.h"
 #include "unpack/ole2/ole_native.h"
 #include "unpack/rtf/rtf_objects.h"
 #include "unpack/unpacker.h"
@@ -25,21 +26,6 @@ SANDGATE_DECLARE_FINDINGS({
 });
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && iequals(s.substr(0, p.size()), p);
-}
 
 // Printable ASCII only, bounded: evidence is shown to people.
 std::string printable(std::string_view s, size_t max = 200) {
@@ -75,9 +61,9 @@ class RtfUnpacker final : public Unpacker {
       ctx.add_finding(make_finding("rtf.object", "embedded OLE object", evidence));
       if (o.objupdate)
         ctx.add_finding(make_finding("rtf.objupdate", "object updates itself on open", evidence));
-      if (istarts_with(cls, "Equation") || iequals(cls, "OLE2Link") ||
-          (!o.class_name.empty() && (istarts_with(o.class_name, "Equation") ||
-                                     iequals(o.class_name, "OLE2Link"))))
+      if (ascii_istarts_with(cls, "Equation") || ascii_iequals(cls, "OLE2Link") ||
+          (!o.class_name.empty() && (ascii_istarts_with(o.class_name, "Equation") ||
+                                     ascii_iequals(o.class_name, "OLE2Link"))))
         ctx.add_finding(make_finding("rtf.suspicious_class", "exploit-prone object class", evidence));
       if (!o.has_data || o.data.empty()) continue;
       if (!emit(o, ole1, n, ctx)) return;
@@ -94,7 +80,7 @@ class RtfUnpacker final : public Unpacker {
     if (ole1 && ole1->format_id == 2) {
       bytes = ole1->native_data;
       truncated = truncated || ole1->native_truncated;
-      if (iequals(ole1->class_name, "Package")) {
+      if (ascii_iequals(ole1->class_name, "Package")) {
         if (auto pkg = ole::parse_native_package(bytes, /*with_size_prefix=*/false)) {
           bytes = pkg->data;
           truncated = truncated || pkg->data_truncated;
