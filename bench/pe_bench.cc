@@ -1,7 +1,7 @@
 // pe_bench: time the analyzers add per PE (parse, section entropy, imports,
 // Authenticode digest and verification), reported per MB of input.
 //
-// usage: pe_bench [FILE.exe [RUNS] [CA.pem [seen|known|new|all [parallel|serial]]]]
+// usage: pe_bench [FILE.exe [RUNS] [CA.pem [seen|known|new|all [parallel|serial [OTHER.exe]]]]]
 // Without FILE, a synthetic unsigned 1 MiB PE32 is analyzed. With CA.pem the
 // file's signer chain is verified against that anchor (and the system bundle).
 // A signed file is timed three times: as a signature seen before (the parsed
@@ -14,11 +14,22 @@
 // A first sight verifies the signature on a second thread while the file is
 // hashed (authenticode.h); `serial` as the fifth argument keeps it on one
 // thread for comparison. The CPU figure is the process's (both threads).
+// With OTHER.exe (another signer's file, timestamped by the same authority)
+// a fourth case is timed: a signer never seen whose timestamp authority was
+// (every cache emptied, OTHER.exe analyzed untimed, then FILE timed), the
+// usual first sight of a new publisher once a gateway has seen a few files
+// from the handful of public timestamp authorities.
 //
 // A signed 1 MiB test file: see tests/analyzers/pe/make_fixtures.sh for the
 // test CA, then e.g. a C file with a 1 MB initialised array, built with
 // x86_64-w64-mingw32-gcc and signed with
 //   osslsigncode sign -certs signer.pem -key signer.key -in big.exe -out big_signed.exe
+// and timestamped (make_fixtures.sh's tsa_chain.pem and tsa.key), by the
+// expired signer and by a second leaf of the test CA (`leaf` in the script):
+//   osslsigncode sign -certs old.pem -key old.key -in big.exe -out big_ts.exe \
+//     -TSA-certs tsa_chain.pem -TSA-key tsa.key -TSA-time 1593561600
+//   osslsigncode sign -certs signer2.pem -key signer2.key -in big.exe \
+//     -out big_ts_other.exe -TSA-certs tsa_chain.pem -TSA-key tsa.key -TSA-time 1593561600
 #include <time.h>
 
 #include <algorithm>
@@ -96,7 +107,24 @@ int main(int argc, char** argv) {
   // from the certificate cache, its chains from the chain cache when the
   // signing time is inside their validity); Cache::none: every cache is
   // emptied (a signer never seen).
-  enum class Cache { all, certificates, none };
+  // Cache::other_first: every cache emptied, then OTHER.exe analyzed.
+  enum class Cache { all, certificates, none, other_first };
+  ByteSourcePtr other;
+  if (argc > 6) {
+    std::string err;
+    other = open_file_source(argv[6], &err);
+    if (!other) {
+      std::fprintf(stderr, "pe_bench: %s\n", err.c_str());
+      return 2;
+    }
+  }
+  auto analyze = [&](const ByteSourcePtr& bytes, Object* o) {
+    o->name = "bench.exe";
+    o->type.label = "pe";
+    o->bytes = bytes;
+    for (auto& a : analyzers)
+      if (a->name() == "pe") a->analyze(*o);
+  };
   // Wall time and the process's CPU time, every thread's (on a shared,
   // loaded machine the CPU time is the steadier figure: it leaves out
   // waiting for a core).
@@ -112,18 +140,18 @@ int main(int argc, char** argv) {
     Times t;
     for (int r = 0; r < std::max(1, runs); ++r) {
       if (warm != Cache::all) authenticode_cache_clear();
-      if (warm == Cache::none) {
+      if (warm == Cache::none || warm == Cache::other_first) {
         certificate_cache_clear();
         chain_cache_clear();
       }
+      if (warm == Cache::other_first) {
+        Object first;
+        analyze(other, &first);
+      }
       Object o;
-      o.name = "bench.exe";
-      o.type.label = "pe";
-      o.bytes = src;
       auto t0 = std::chrono::steady_clock::now();
       double c0 = process_cpu_ms();
-      for (auto& a : analyzers)
-        if (a->name() == "pe") a->analyze(o);
+      analyze(src, &o);
       t.cpu.push_back(process_cpu_ms() - c0);
       t.wall.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
@@ -157,6 +185,10 @@ int main(int argc, char** argv) {
   if (verdict != "pe.unsigned" && (only.empty() || only == "new")) {
     auto cold = time_runs(Cache::none, &verdict);
     report("first sight of the signature and of its certificates", verdict, cold);
+  }
+  if (verdict != "pe.unsigned" && other && (only.empty() || only == "new")) {
+    auto publisher = time_runs(Cache::other_first, &verdict);
+    report("first sight of the signer, its timestamp authority seen before", verdict, publisher);
   }
   return 0;
 }
