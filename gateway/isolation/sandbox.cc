@@ -67,7 +67,8 @@ constexpr const char* kAllowed[] = {
     "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "rt_sigpending",
     "sigaltstack", "tgkill", "tkill", "kill", "restart_syscall", "pause",
     // The 7zz child (unpack/image/sevenzip_fs.cc): fork, its own process
-    // group, death signal, limits, exec, wait.
+    // group, death signal, limits, exec, wait. clone also starts the thread
+    // that verifies Authenticode signatures (analyzers/pe/authenticode.h).
     "clone", "clone3", "fork", "vfork", "execve", "wait4", "waitid", "setpgid", "prctl",
     "exit", "exit_group",
 };

@@ -422,6 +422,49 @@ TEST_CASE("a scan in a worker gives the same report as in-process") {
   CHECK(st.st_uid == ::geteuid());
 }
 
+TEST_CASE("a large signed PE is verified inside a worker, on its second thread") {
+  // Over 256 KiB of digest, the Authenticode signature is parsed and
+  // verified on a helper thread while the worker hashes the file
+  // (analyzers/pe/authenticode.h): the seccomp filter must let the worker
+  // start that thread, and the verdict must be the in-process one.
+  if (std::system("command -v osslsigncode >/dev/null && command -v openssl >/dev/null") != 0) {
+    MESSAGE("osslsigncode or openssl missing: skipped");
+    return;
+  }
+  Fixture fx;
+  policy_lang::PolicyStore store(fx.policy.string());
+  REQUIRE(store.ok());
+  WorkerPool pool(fx.options(1), store);
+  std::string error;
+  REQUIRE_MESSAGE(pool.start(&error), error);
+  // make_pe's one section grown to 512 KiB of code-like bytes.
+  std::string pe = make_pe();
+  const uint32_t body = 512u << 10;
+  const size_t sec = 0x98 + 0xf0;
+  testing::put32(pe, sec + 8, body);
+  testing::put32(pe, sec + 16, body);
+  testing::put32(pe, 0x98 + 56, 0x1000 + body);
+  pe.resize(0x200);
+  for (uint32_t i = 0; i < body; ++i) pe.push_back(static_cast<char>((i * 2654435761u) >> 26));
+  fx.file("big.exe", pe);
+  const std::string d = fx.dir.string();
+  REQUIRE(std::system(("cd " + d + " && openssl req -x509 -newkey rsa:2048 -nodes -keyout k.pem "
+                       "-out c.pem -days 30 -subj /CN=Sandgate-Isolation-Test >/dev/null 2>&1 && "
+                       "osslsigncode sign -certs c.pem -key k.pem -in big.exe -out signed.exe "
+                       ">/dev/null 2>&1").c_str()) == 0);
+  Submission sub = submission(d + "/signed.exe", "signed.exe");
+  Report in = scan_submission(sub, *store.current());
+  Report iso = pool.scan(sub);
+  CAPTURE(report_to_json(iso));
+  CHECK(has_finding(in, "pe.authenticode.untrusted"));  // self-signed: not an anchor
+  CHECK(has_finding(iso, "pe.authenticode.untrusted"));
+  CHECK_FALSE(has_finding(iso, "engine.crash"));
+  CHECK(pool.stats().crashes == 0);
+  REQUIRE(iso.objects.size() == in.objects.size());
+  for (size_t i = 0; i < in.objects.size(); ++i)
+    CHECK(iso.objects[i].findings.size() == in.objects[i].findings.size());
+}
+
 TEST_CASE("planted faults are contained: the right reason, on_error, the worker replaced") {
   FaultArmed armed;
   Fixture fx;
