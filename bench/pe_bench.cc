@@ -26,10 +26,9 @@
 //   osslsigncode sign -certs signer.pem -key signer.key -in big.exe -out big_signed.exe
 // and timestamped (make_fixtures.sh's tsa_chain.pem and tsa.key), by the
 // expired signer and by a second leaf of the test CA (`leaf` in the script):
-//   osslsigncode sign -certs old.pem -key old.key -in big.exe -out big_ts.exe \
-//     -TSA-certs tsa_chain.pem -TSA-key tsa.key -TSA-time 1593561600
-//   osslsigncode sign -certs signer2.pem -key signer2.key -in big.exe \
-//     -out big_ts_other.exe -TSA-certs tsa_chain.pem -TSA-key tsa.key -TSA-time 1593561600
+//   osslsigncode sign -certs old.pem -key old.key -in big.exe -out big_ts.exe
+//     -TSA-certs tsa_chain.pem -TSA-key tsa.key -TSA-time 1593561600   (one line)
+// and the same with -certs signer2.pem -key signer2.key -out big_ts_other.exe.
 #include <time.h>
 
 #include <algorithm>
