@@ -107,6 +107,28 @@ class Bombs(SandgateCase):
         self.assertNotIn("archive.zip.hidden_data", finding_ids(rep))
         self.assertLessEqual(len(rep["objects"]), 10001)
 
+    def test_mail_part_count_past_the_parser_cap_is_a_limit(self):
+        # The MIME reader stops at 10,000 parts. With the policy's object
+        # limit raised past that, the parts after the cap (here an
+        # executable) are never seen: that must still be a limit for
+        # on_limit, never a pass.
+        pol = self.write("objects30k.yaml", (
+            "name: many-parts\n"
+            "limits:\n  objects: 30000\n"
+            "profiles:\n  mail:\n    on_limit: quarantine\n    default: pass\n").encode())
+        parts = ["--b\r\nContent-Type: text/plain\r\n\r\nx\r\n"] * 10001
+        parts.append("--b\r\nContent-Type: application/octet-stream\r\n"
+                     "Content-Disposition: attachment; filename=\"Invoice.pdf.exe\"\r\n\r\n"
+                     "MZ this program cannot be run in DOS mode\r\n--b--\r\n")
+        msg = ("From: a@x.test\r\nTo: b@y.test\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
+               "Content-Type: multipart/mixed; boundary=b\r\n\r\n" + "".join(parts))
+        p = self.write("many-parts.eml", msg.encode())
+        res, rep = self.scan1(p, args=("--policy", pol, "--profile", "mail"), timeout=60)
+        self.assertEqual(rep["verdict"], "quarantine", res.describe())
+        self.assertIn("mime.too_many_parts", finding_ids(rep))
+        self.assert_limit(rep)
+        self.assertIn("limits.objects", rep["limits"]["hit"])
+
     def test_overlap_full(self):
         res, rep = self.scan_bomb("overlap-full.zip", F.overlap_bomb_full(1500, 100))
         ids = finding_ids(rep)

@@ -209,6 +209,7 @@ size_t scan_binhex(const ByteSource& body, UnpackContext& ctx, size_t max_files,
                    bool banner_optional, const std::string& where, bool* stop) {
   *stop = false;
   size_t emitted = 0;
+  bool capped = false;  // a file past max_files was seen (reported once)
   enum class State { kSearch, kAwaitColon, kData } state = State::kSearch;
   std::unique_ptr<ChildWriter> writer;
   bool writer_dead = false;
@@ -272,14 +273,22 @@ size_t scan_binhex(const ByteSource& body, UnpackContext& ctx, size_t max_files,
     }
     std::string_view line = f.data;
     if (state == State::kSearch) {
-      if (!f.line_start || emitted >= max_files) continue;
+      if (!f.line_start) continue;
       std::string_view t = ltrim(line);
-      if (t.substr(0, kBanner.size()) == kBanner) {
-        state = State::kAwaitColon;
+      const bool banner = t.substr(0, kBanner.size()) == kBanner;
+      if (!banner && (!banner_optional || t.empty() || t.front() != ':')) continue;
+      if (emitted >= max_files) {
+        // Not read: a limit, so that the policy's on_limit decides.
+        if (!capped)
+          ctx.add_finding(make_finding("limits.objects",
+                                       "more BinHex files in " + where +
+                                           " than the limit; the rest were not read",
+                                       std::to_string(max_files) + " files read"));
+        capped = true;
         continue;
       }
-      if (!banner_optional || t.empty() || t.front() != ':') continue;
       state = State::kAwaitColon;
+      if (banner) continue;
       line = t;
     }
     if (state == State::kAwaitColon) {

@@ -483,6 +483,11 @@ class MimeWalk {
     if (++parts_ > opt_.max_parts) {
       report("mime.too_many_parts",
              "more than " + std::to_string(opt_.max_parts) + " parts; the rest is not read");
+      // Also a limit, so that the policy's on_limit decides: parts past it
+      // are never seen, and the engine's own object limit may be higher.
+      ctx_.add_finding(make_finding("limits.objects",
+                                    "more parts in one message than the limit; the rest were not read",
+                                    std::to_string(opt_.max_parts) + " parts read"));
       stop_ = true;
       return;
     }

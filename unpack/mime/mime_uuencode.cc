@@ -76,6 +76,7 @@ size_t scan_uuencoded(const ByteSource& body, UnpackContext& ctx, size_t max_fil
   Base64Decoder b64;
   std::string out;
   size_t emitted = 0;
+  bool capped = false;  // a file past max_files was seen (reported once)
 
   auto write_out = [&] {
     if (!out.empty() && !writer_dead && !writer->write(out.data(), out.size())) writer_dead = true;
@@ -108,22 +109,32 @@ size_t scan_uuencoded(const ByteSource& body, UnpackContext& ctx, size_t max_fil
     switch (state) {
       case State::kSearch: {
         std::string_view n;
-        if (emitted < max_files && parse_begin(line, &base64, &n)) {
-          name = display_name(n);
-          state = base64 ? State::kBase64 : State::kFirstLine;
-          if (base64) {
-            // begin-base64 data is self-evidently base64; start the file now.
-            ChildInfo info;
-            info.name = name;
-            writer = ctx.begin_child(info);
-            if (!writer) {
-              *stop = true;
-              return emitted;
-            }
-            writer_dead = false;
-            defects = {};
-            b64 = Base64Decoder();
+        if (!parse_begin(line, &base64, &n)) break;
+        if (emitted >= max_files) {
+          // Not read: a limit, so that the policy's on_limit decides (a
+          // silent cap would let the files past it through unseen).
+          if (!capped)
+            ctx.add_finding(make_finding("limits.objects",
+                                         "more uuencoded files in one body than the limit; the "
+                                         "rest were not read",
+                                         std::to_string(max_files) + " files read"));
+          capped = true;
+          break;
+        }
+        name = display_name(n);
+        state = base64 ? State::kBase64 : State::kFirstLine;
+        if (base64) {
+          // begin-base64 data is self-evidently base64; start the file now.
+          ChildInfo info;
+          info.name = name;
+          writer = ctx.begin_child(info);
+          if (!writer) {
+            *stop = true;
+            return emitted;
           }
+          writer_dead = false;
+          defects = {};
+          b64 = Base64Decoder();
         }
         break;
       }

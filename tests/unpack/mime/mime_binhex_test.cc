@@ -369,3 +369,26 @@ TEST_CASE("mime: candidates from the decoded subject and the text parts reach th
   CHECK(body);
   CHECK(html);
 }
+
+TEST_CASE("binhex: files past the cap are a limit, not silently dropped") {
+  std::string body;
+  for (int i = 0; i < 3; ++i)
+    body += "(This file must be converted with BinHex 4.0)\n\n" +
+            binhex_encode("f" + std::to_string(i) + ".exe", "payload " + std::to_string(i)) + "\n\n";
+  auto run = [&](uint64_t max_objects) {
+    auto ctx = std::make_unique<RecordingContext>();
+    ctx->limit_values.max_objects = max_objects;  // the binhex unpacker reads at most this many
+    Object o;
+    o.path = "mail.eml/part";
+    o.type.label = "binhex";
+    o.bytes = memory_source(body);
+    UnpackerRegistry::instance().create("binhex")->unpack(o, *ctx);
+    return ctx;
+  };
+  auto capped = run(2);
+  CHECK(capped->children.size() == 2);
+  CHECK(capped->has_finding("limits.objects"));
+  auto all = run(3);
+  CHECK(all->children.size() == 3);
+  CHECK_FALSE(all->has_finding("limits.objects"));
+}

@@ -367,6 +367,28 @@ TEST_CASE("part count bomb stops at the cap") {
   auto ctx2 = unpack_message(msg, small);
   CHECK(ctx2->children.size() == 3);
   CHECK(ctx2->has_finding("mime.too_many_parts"));
+  // Parts past the cap are never seen: that is a limit for the policy's
+  // on_limit, whatever the engine's own object limit (which may be higher).
+  CHECK(ctx->has_finding("limits.objects"));
+  CHECK(ctx2->has_finding("limits.objects"));
+  MimeOptions exact;
+  exact.max_parts = 10050;
+  CHECK_FALSE(unpack_message(msg, exact)->has_finding("limits.objects"));
+}
+
+TEST_CASE("uuencoded files past the cap are a limit, not silently dropped") {
+  std::string body = "Hello, the files:\n\n";
+  for (int i = 0; i < 3; ++i) body += uuencode("file " + std::to_string(i), "f" + std::to_string(i) + ".exe") + "\n";
+  MimeOptions opt;
+  opt.max_uu_files = 2;
+  auto ctx = unpack_message("Subject: old style\n\n" + body, opt);
+  REQUIRE(ctx->children.size() == 3);  // the text and two files
+  CHECK(ctx->children[2].info.name == "f1.exe");
+  CHECK(ctx->has_finding("limits.objects"));
+  opt.max_uu_files = 3;
+  auto all = unpack_message("Subject: old style\n\n" + body, opt);
+  CHECK(all->children.size() == 4);
+  CHECK_FALSE(all->has_finding("limits.objects"));
 }
 
 TEST_CASE("the context refusing a child stops the unpacker") {
