@@ -49,17 +49,25 @@ class OneNoteUnpacker final : public Unpacker {
     const uint64_t size = src.size();
     std::string buf;
     size_t count = 0;
-    for (uint64_t block = 0; block < size && count < kMaxObjects && !ctx.should_stop();) {
+    for (uint64_t block = 0; block < size && !ctx.should_stop();) {
       // Each block overlaps the next by kGuid - 1 bytes so no GUID is split.
       buf = src.read_string(block, kBlock + kGuid - 1);
       if (buf.size() < kGuid) break;
       size_t at = 0;
       uint64_t next = block + kBlock;
-      while (count < kMaxObjects) {
+      for (;;) {
         const void* p = memmem(buf.data() + at, buf.size() - at, kHeader, kGuid);
         if (!p) break;
         size_t rel = static_cast<size_t>(static_cast<const char*>(p) - buf.data());
         if (rel >= kBlock) break;  // the next block will see it whole
+        if (count == kMaxObjects) {
+          // Not read: a limit, so that the policy's on_limit decides (a
+          // silent cap would let the objects past it through unseen).
+          ctx.add_finding(make_finding("limits.objects",
+                                       "more embedded files than the limit; the rest were not read",
+                                       std::to_string(kMaxObjects) + " read"));
+          return;
+        }
         uint64_t obj_off = block + rel;
         if (!emit(obj, ctx, obj_off, ++count)) return;
         at = rel + 1;

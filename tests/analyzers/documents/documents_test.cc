@@ -30,7 +30,9 @@ struct Child {
   std::vector<Finding> findings;
 };
 
-// An UnpackContext that keeps children in memory (capped).
+// An UnpackContext that keeps children in memory (capped above the OneNote
+// reader's own cap of 4,096, which a test reaches).
+constexpr size_t kMaxChildren = 5000;
 class Collect final : public UnpackContext {
  public:
   class Writer final : public ChildWriter {
@@ -50,7 +52,7 @@ class Collect final : public UnpackContext {
   };
 
   std::unique_ptr<ChildWriter> begin_child(ChildInfo info) override {
-    if (children.size() >= 1000) return nullptr;
+    if (children.size() >= kMaxChildren) return nullptr;
     return std::make_unique<Writer>(*this, std::move(info));
   }
   bool emit_child(ChildInfo info, ByteSourcePtr bytes) override {
@@ -58,10 +60,10 @@ class Collect final : public UnpackContext {
     c.info = std::move(info);
     c.bytes = bytes->read_string(0, static_cast<size_t>(bytes->size()));
     children.push_back(std::move(c));
-    return children.size() < 1000;
+    return children.size() < kMaxChildren;
   }
   void add_finding(Finding f) override { findings.push_back(std::move(f)); }
-  bool should_stop() const override { return children.size() >= 1000; }
+  bool should_stop() const override { return children.size() >= kMaxChildren; }
   const Limits& limits() const override { return limits_; }
   bool account_output(uint64_t) override { return true; }
 
@@ -227,6 +229,19 @@ TEST_CASE("OneNote embedded file becomes a child") {
   REQUIRE(r->has("onenote.embedded_file"));
   CHECK(r->has("onenote.embedded_image"));
   CHECK_FALSE(r->has("onenote.malformed"));
+}
+
+TEST_CASE("OneNote: embedded files past the reader's cap are a limit, not dropped") {
+  // 4,096 are read; one more is never seen, which the policy's on_limit
+  // must get to decide (the engine's own object limit is higher).
+  std::vector<std::string> files(4096, "x");
+  auto at_cap = run(make_onenote(files));
+  CHECK(at_cap->ctx.children.size() == 4096);
+  CHECK_FALSE(at_cap->has("limits.objects"));
+  files.push_back("@echo off\r\nstart evil.exe\r\n");
+  auto past = run(make_onenote(files));
+  CHECK(past->ctx.children.size() == 4096);
+  CHECK(past->has("limits.objects"));
 }
 
 TEST_CASE("Script Encoder: decode reverses encode; VBE is decoded and analysed") {
