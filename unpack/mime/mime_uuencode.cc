@@ -82,6 +82,20 @@ size_t scan_uuencoded(const ByteSource& body, UnpackContext& ctx, size_t max_fil
     if (!out.empty() && !writer_dead && !writer->write(out.data(), out.size())) writer_dead = true;
     out.clear();
   };
+  // Starts the child for the file named `name`; false (and *stop) when the
+  // context takes no more.
+  auto open_file = [&] {
+    ChildInfo info;
+    info.name = name;
+    writer = ctx.begin_child(info);
+    if (!writer) {
+      *stop = true;
+      return false;
+    }
+    writer_dead = false;
+    defects = {};
+    return true;
+  };
   auto finish_file = [&] {
     if (base64) {
       b64.finish(&out);
@@ -125,15 +139,7 @@ size_t scan_uuencoded(const ByteSource& body, UnpackContext& ctx, size_t max_fil
         state = base64 ? State::kBase64 : State::kFirstLine;
         if (base64) {
           // begin-base64 data is self-evidently base64; start the file now.
-          ChildInfo info;
-          info.name = name;
-          writer = ctx.begin_child(info);
-          if (!writer) {
-            *stop = true;
-            return emitted;
-          }
-          writer_dead = false;
-          defects = {};
+          if (!open_file()) return emitted;
           b64 = Base64Decoder();
         }
         break;
@@ -144,15 +150,7 @@ size_t scan_uuencoded(const ByteSource& body, UnpackContext& ctx, size_t max_fil
           state = State::kSearch;
           break;
         }
-        ChildInfo info;
-        info.name = name;
-        writer = ctx.begin_child(info);
-        if (!writer) {
-          *stop = true;
-          return emitted;
-        }
-        writer_dead = false;
-        defects = {};
+        if (!open_file()) return emitted;
         state = State::kUu;
         [[fallthrough]];
       }
