@@ -23,6 +23,8 @@ SANDGATE_DECLARE_FINDINGS({
     {"yara.timeout", Severity::medium,
      "YARA scanning of the object timed out: rules may have missed it"},
     {"yara.error", Severity::medium, "YARA scanning of the object failed"},
+    {"yara.partial", Severity::low,
+     "the object is larger than the YARA scan window: rules saw only its beginning"},
 });
 
 namespace {
@@ -90,6 +92,10 @@ class YaraAnalyzer final : public Analyzer {
       f.evidence = "tags=" + join(m.tags) + "; strings=" + join(m.strings) + scope;
       obj.findings.push_back(std::move(f));
     }
+    if (cut)
+      obj.findings.push_back(make_finding(
+          "yara.partial", "YARA rules saw only the beginning of the object",
+          "scanned the first " + std::to_string(have) + " of " + std::to_string(size) + " bytes"));
     if (r.timed_out)
       obj.findings.push_back(make_finding(
           "yara.timeout", "YARA scan stopped after " + std::to_string(kYaraTimeoutSeconds) + " s",

@@ -322,6 +322,17 @@ TEST_CASE("the analyzer: findings, severity from meta, evidence, scope") {
     REQUIRE(t);
     CHECK(t->evidence.find("scanned the first 16777216 of 17825792 bytes") != std::string::npos);
     CHECK(find(o, "yara.plain") == nullptr);
+    // Said even when nothing matched in the window: the rest was not seen.
+    const Finding* partial = find(o, "yara.partial");
+    REQUIRE(partial);
+    CHECK(partial->evidence == "scanned the first 16777216 of 17825792 bytes");
+    Object quiet = object("quiet.bin", "data", std::string(17u << 20, 'z'));
+    run_yara(quiet);
+    REQUIRE(quiet.findings.size() == 1);
+    CHECK(quiet.findings[0].id == "yara.partial");
+    Object small = object("small.bin", "data", std::string(16u << 20, 'z'));
+    run_yara(small);
+    CHECK(small.findings.empty());
   }
 }
 
