@@ -26,6 +26,8 @@ SANDGATE_DECLARE_FINDINGS({
     {"html.redirect", Severity::medium, "the page redirects to another URL"},
     {"svg.script", Severity::high, "the SVG image contains script"},
     {"svg.foreign_object", Severity::medium, "the SVG image embeds HTML (foreignObject)"},
+    {"html.partial", Severity::low,
+     "the page is larger than the analyzer reads: its checks saw only the beginning"},
 });
 
 namespace {
@@ -58,6 +60,10 @@ class HtmlAnalyzer final : public Analyzer {
     const std::string& label = obj.type.label;
     if (!obj.bytes || (label != "html" && label != "hta" && label != "svg")) return;
     std::string text = obj.bytes->read_string(0, kMaxText);
+    if (obj.bytes->size() > kMaxText)
+      obj.findings.push_back(make_finding("html.partial", "only the beginning of the page was checked",
+                                          "read " + std::to_string(kMaxText) + " of " +
+                                              std::to_string(obj.bytes->size()) + " bytes"));
     std::string low = ascii_lower(text);
     const bool svg = label == "svg";
 

@@ -17,6 +17,8 @@ SANDGATE_DECLARE_FINDINGS({
     {"script.download_exec", Severity::high, "the script downloads and runs code"},
     {"script.encoded", Severity::high, "the script hides commands (encoded or obfuscated)"},
     {"script.download", Severity::medium, "the script fetches content from the network"},
+    {"script.partial", Severity::low,
+     "the script is larger than the analyzer reads: its checks saw only the beginning"},
 });
 
 namespace {
@@ -44,6 +46,10 @@ class ScriptAnalyzer final : public Analyzer {
   void analyze(Object& obj) override {
     if (!obj.bytes || !is_script_label(obj.type.label)) return;
     std::string text = obj.bytes->read_string(0, kMaxText);
+    if (obj.bytes->size() > kMaxText)
+      obj.findings.push_back(make_finding("script.partial", "only the beginning of the script was checked",
+                                          "read " + std::to_string(kMaxText) + " of " +
+                                              std::to_string(obj.bytes->size()) + " bytes"));
     std::string decoded;
     if (decode_script_encoder(text, &decoded, kMaxText)) {
       obj.facts["script.encoder_decoded"] = "true";

@@ -277,6 +277,20 @@ TEST_CASE("Scripts: download-and-execute and encoded commands") {
   CHECK_FALSE(benign->has("script.encoded"));
 }
 
+TEST_CASE("HTML and scripts larger than the analyzers read say so") {
+  // A payload padded past the window would go unseen by the checks; the
+  // report says only the beginning was read (low: a policy may act on it).
+  auto page = run(html_clean() + std::string((32u << 20) + 1, ' '));
+  CHECK(page->obj.type.label == "html");
+  REQUIRE(page->has("html.partial"));
+  CHECK(page->find("html.partial")->evidence.find("read 33554432 of") != std::string::npos);
+  std::string ps = "$c = New-Object Net.WebClient\nWrite-Host start\n";
+  auto script = run(ps + std::string(8u << 20, '#'));
+  CHECK(script->obj.type.label == "ps1");
+  CHECK(script->has("script.partial"));
+  CHECK_FALSE(run(ps)->has("script.partial"));
+}
+
 TEST_CASE("No crash on truncations and bit flips of every fixture") {
   std::vector<std::string> fixtures = {
       pdf_clean(),          pdf_openaction_js(), pdf_obfuscated_js(), pdf_launch(),
