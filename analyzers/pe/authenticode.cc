@@ -715,9 +715,11 @@ AuthenticodeResult AuthenticodeVerifier::read(const ByteSource& src, const PeInf
   // verdict does: on a large file both run on a second thread while the
   // caller hashes, which needs only the digest algorithm (peeked from the
   // DER). A thread that cannot be started leaves the work to this thread.
-  VerifyThread* helper = (!entry || !entry->verified) && off >= parallel_verify_from.load()
-                             ? VerifyThread::get()
-                             : nullptr;
+  // Work for the helper: a first sight, or a signature that parsed but was
+  // never verified (a blob known to be malformed needs nothing more).
+  const bool work = !entry || (entry->ok && !entry->verified);
+  VerifyThread* helper =
+      work && off >= parallel_verify_from.load() ? VerifyThread::get() : nullptr;
   const EVP_MD* peeked = helper && !entry ? peek_digest_md(der, st_->der.size()) : nullptr;
   if (helper && (entry || peeked)) {
     auto task = std::make_shared<std::packaged_task<std::optional<VerifiedSignature>()>>(

@@ -377,6 +377,14 @@ TEST_CASE("a certificate table that is not PKCS#7 is malformed") {
   Object o = analyze_source(memory_source(pe));
   CHECK(o.has_finding("pe.authenticode.malformed"));
   CHECK_FALSE(o.has_finding("pe.overlay"));
+  // Seen again, the cached "malformed" is the answer: no parse or
+  // verification is handed to the second thread for it.
+  set_authenticode_parallel_from(0);
+  uint64_t before = authenticode_parallel_verifications();
+  Object again = analyze_source(memory_source(pe));
+  set_authenticode_parallel_from(256u << 10);
+  CHECK(again.has_finding("pe.authenticode.malformed"));
+  CHECK(authenticode_parallel_verifications() == before);
 }
 
 TEST_CASE("signature cache: a repeat signature is a hit, and the file is still hashed") {
