@@ -29,7 +29,7 @@ PACKAGES=(
   gzip bzip2 xz-utils zstd lz4 lzip
   gcc-mingw-w64-x86-64-win32 osslsigncode openssl curl
   clang libclang-rt-14-dev lld
-  swaks postfix postgresql
+  swaks libnet-ssleay-perl postfix postgresql
   mtools qemu-utils ntfs-3g gdisk fdisk dmg2img
 )
 
