@@ -100,6 +100,11 @@ struct ScanState {
   std::vector<std::unique_ptr<Analyzer>> analyzers;
   uint64_t total_bytes = 0;
   bool stopped = false;  // a submission-wide limit was hit
+  // The root is an RFC 5322 message whatever its bytes look like (channel
+  // "mail": what an MTA handed over). Typed "eml" without sniffing, so that
+  // bytes no text check accepts (a NUL in a preamble or a binary body) cannot
+  // make a mail an opaque "data" object that is never unpacked.
+  bool root_is_message = false;
   std::set<std::string> limits_seen;
   std::vector<std::string> limits_hit;
   // Archive password candidates from the messages of this submission (see
@@ -421,7 +426,20 @@ void ScanState::process(size_t idx) {
   ScanProgress* progress = options.progress;
   if (progress) progress->at(obj.path, "type detection", {});
   try {
-    obj.type = detect_type(*obj.bytes);
+    if (idx == 0 && root_is_message) {
+      obj.type.label = "eml";
+      obj.type.mime = "message/rfc822";
+    } else {
+      obj.type = detect_type(*obj.bytes);
+      // Content the sniffers recognise nothing in, declared a message by its
+      // container (an attached message/rfc822 with a NUL in its header
+      // section): unpacked as one. Only as a fallback: a declaration never
+      // hides a type the content shows.
+      if (obj.type.label == "data" && obj.declared_mime == "message/rfc822") {
+        obj.type.label = "eml";
+        obj.type.mime = "message/rfc822";
+      }
+    }
   } catch (const std::exception& e) {
     obj.findings.push_back(make_finding("engine.error", "type detection failed", e.what()));
   }
@@ -478,6 +496,7 @@ Report scan_submission(const Submission& submission, const Policy& policy,
   state.deadline = started + std::chrono::milliseconds(
                                  static_cast<int64_t>(state.limits.max_seconds * 1000.0));
   state.options = options;
+  state.root_is_message = submission.facts.channel == "mail";
   state.analyzers = AnalyzerRegistry::instance().create_all();
   // The YARA analyzer scans with the rules of the policy this scan runs on.
   // Only the YAML policy language has YARA rules, so they are found here

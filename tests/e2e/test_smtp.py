@@ -8,6 +8,7 @@
 # includes messages whose 250 never reached Sandgate (a duplicate at worst,
 # never a loss).
 
+import base64
 import email
 import email.policy
 import io
@@ -276,6 +277,19 @@ class SmtpEndToEnd(unittest.TestCase):
         self.assertIsNone(self.wait_sink(b"exe-1", timeout=1))
         stored = [n for _, _, files in os.walk(os.path.join(self.gw.data, "quarantine", "objects")) for n in files]
         self.assertTrue(stored, "nothing in the quarantine directory")
+
+    def test_nul_bytes_do_not_hide_a_message_from_the_scan(self):
+        # A NUL in a header field (or a preamble) once made the whole message
+        # opaque "data" to the scan: never unpacked, relayed with its executable.
+        exe = base64.encodebytes(b"MZ" + b"\x90" * 200 + b"This program cannot be run in DOS mode")
+        msg = (b"From: alice@x.test\r\nTo: bob@y.test\r\nSubject: nul-1\r\nX-Junk: \x00\x01\r\n"
+               b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=A\r\n\r\n"
+               b"preamble \x00\r\n--A\r\nContent-Type: application/octet-stream; name=\"invoice.exe\"\r\n"
+               b"Content-Transfer-Encoding: base64\r\n\r\n" + exe.replace(b"\n", b"\r\n") + b"--A--\r\n")
+        rc, out = self.swaks("--from", "alice@x.test", "--to", "bob@y.test",
+                             "--data", "@" + self.attach("nul.eml", msg))
+        self.assertRegex(out, r"<-  250 2\.0\.0 Ok: held in quarantine as \S+")
+        self.assertIsNone(self.wait_sink(b"nul-1", timeout=1))
 
     def test_reject_answers_550(self):
         bat = self.attach("run.bat", b"@echo off\r\ndel /q *\r\n")

@@ -17,6 +17,7 @@
 
 using namespace sandgate;
 using namespace sandgate::testing;
+using namespace std::string_literals;
 
 namespace {
 
@@ -269,4 +270,50 @@ TEST_CASE("a submission given as an open descriptor scans like its path") {
   CHECK_FALSE(b.decision.verdict_pass());
   CHECK(a.id != b.id);
   std::remove(path.c_str());
+}
+
+TEST_CASE("channel mail: the message is unpacked whatever its bytes look like") {
+  // A header section no text check accepts (a NUL in a field) still makes a
+  // message an MTA handed over: the root is typed "eml" and unpacked, so the
+  // executable attached to it is seen.
+  std::string m = "From: a@x.test\r\nX-Junk: \0\x01\r\nSubject: offer\r\n"s +
+                  "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=A\r\n\r\n"
+                  "--A\r\nContent-Type: application/octet-stream; name=\"Invoice.pdf.exe\"\r\n\r\n" +
+                  make_pe() + "\r\n--A--\r\n";
+  std::string path = write_temp("mail.eml", m);
+  Submission sub;
+  sub.spool_path = path;
+  sub.name = "mail.eml";
+  Report upload = scan_submission(sub, BuiltinPolicy());
+  CHECK(upload.objects[0].type.label != "eml");  // sniffed: not a message
+  sub.facts.channel = "mail";
+  Report mail = scan_submission(sub, BuiltinPolicy());
+  std::remove(path.c_str());
+  CHECK(mail.objects[0].type.label == "eml");
+  const Object* exe = find(mail, "mail.eml/Invoice.pdf.exe");
+  REQUIRE(exe != nullptr);
+  CHECK(exe->type.label == "pe");
+  CHECK(mail.decision.action != Action::pass);
+
+  // Attached as message/rfc822, the same message is unpacked too: the
+  // declared type counts where the content shows none.
+  std::string outer = "From: b@y.test\r\nTo: c@z.test\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n"
+                      "Content-Type: multipart/mixed; boundary=O\r\n\r\n--O\r\n"
+                      "Content-Type: message/rfc822\r\n\r\n" +
+                      m + "\r\n--O--\r\n";
+  Report fwd = scan_bytes("fwd.eml", outer);
+  const Object* inner = find(fwd, "fwd.eml/part1");
+  REQUIRE(inner != nullptr);
+  CHECK(inner->type.label == "eml");
+  const Object* exe2 = find(fwd, "fwd.eml/part1/Invoice.pdf.exe");
+  REQUIRE(exe2 != nullptr);
+  CHECK(exe2->type.label == "pe");
+  // A declaration never hides what the content is.
+  std::string liar = "From: b@y.test\r\nTo: c@z.test\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n"
+                     "Content-Type: multipart/mixed; boundary=O\r\n\r\n--O\r\n"
+                     "Content-Type: message/rfc822\r\n\r\n" +
+                     make_pe() + "\r\n--O--\r\n";
+  Report lie = scan_bytes("lie.eml", liar);
+  REQUIRE(find(lie, "lie.eml/part1") != nullptr);
+  CHECK(find(lie, "lie.eml/part1")->type.label == "pe");
 }

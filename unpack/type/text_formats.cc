@@ -57,8 +57,8 @@ std::string_view skip_space(std::string_view s) {
 }
 
 // RFC 5322 section 2.2 header fields at the very start: every line up to the
-// first empty one is "name: value" (name of printable ASCII without ':') or a
-// folded continuation. Then enough names of real message headers must occur
+// first empty one is text, and "name: value" (name of printable ASCII without
+// ':') or a folded continuation. Then enough names of real message headers must occur
 // that a "key: value" config file does not pass.
 bool is_email(std::string_view s) {
   static constexpr std::string_view kKnown[] = {"from",
@@ -97,6 +97,7 @@ bool is_email(std::string_view s) {
     pos = nl == std::string_view::npos ? s.size() : nl + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) break;  // end of the header section
+    if (!is_texty(line)) return false;
     if (line[0] == ' ' || line[0] == '\t') {
       if (fields == 0) return false;
       continue;
@@ -295,9 +296,14 @@ std::optional<TypeInfo> detect_text(std::string_view text, bool whole_source) {
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   // The structured checks look at the first kScriptSample bytes; only plain
   // "text" vouches for the whole head.
-  if (text.empty() || !is_texty(text.substr(0, kScriptSample))) return std::nullopt;
-
+  if (text.empty()) return std::nullopt;
+  // A message is known by its header section alone (is_email reads only up
+  // to the first blank line, and checks that each of its lines is text): a
+  // preamble or body may hold any byte (8bit, binary, a NUL put there to make
+  // the message look like opaque data), and the message must still be
+  // unpacked.
   if (is_email(text)) return make_type("eml", "message/rfc822");
+  if (!is_texty(text.substr(0, kScriptSample))) return std::nullopt;
   std::string_view body = skip_space(text);
   // Lowercase copies, made only as far as each check needs.
   std::string low_kib = lowercase(body.substr(0, 1024));

@@ -13,6 +13,8 @@ void check_type(std::string bytes, std::string_view label, std::string_view mime
   CHECK(t.mime == mime);
 }
 
+using namespace std::string_literals;
+
 TEST_CASE("RTF, including the truncated signatures Word accepts") {
   check_type("{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Times;}} hello}", "rtf", "application/rtf");
   check_type("{\\rtxa\\ansi evil}", "rtf", "application/rtf");
@@ -84,6 +86,21 @@ TEST_CASE("E-mail: RFC 5322 header lines at the start") {
   CHECK(detect("from: a\nto: b\n\nrest\n").label == "text");
   CHECK(detect("Name: value\nOther: thing\n\ntext\n").label == "text");
   CHECK(detect("Subject: hi\nthis line is not a header\nMIME-Version: 1.0\n").label == "text");
+}
+
+TEST_CASE("E-mail: known by the header section, whatever bytes the body holds") {
+  // A NUL or other control bytes after the header section (a preamble, an
+  // 8bit or binary body) once made a message "data", never unpacked.
+  const std::string headers =
+      "From: a@x.test\r\nTo: b@y.test\r\nSubject: offer\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=A\r\n\r\n";
+  check_type(headers + "preamble \0\x01\x02\r\n--A\r\n"s, "eml",
+             "message/rfc822");
+  check_type(headers + std::string(20000, '\0'), "eml", "message/rfc822");
+  // The header section itself must be text.
+  CHECK(detect("From: a@x.test\r\nTo: b\0@y.test\r\nSubject: s\r\nMIME-Version: 1.0\r\n\r\n"
+               "body\r\n"s)
+            .label != "eml");
 }
 
 TEST_CASE("Scripts: shebang, batch, PowerShell, VBScript, JScript, encoded") {
