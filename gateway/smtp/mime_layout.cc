@@ -1,7 +1,7 @@
 // MIME layout (see mime_layout.h): the part walk and the leaf digests. The
-// walk mirrors MimeUnpacker's state machine (unpack/mime/mime_unpacker.cc)
-// line for line where it decides structure, so part numbers and names agree;
-// it records offsets instead of emitting bytes.
+// structure comes from MimeStructureWalk (unpack/mime/mime_walk.h), the same
+// walk MimeUnpacker derives from, so part numbers, names and ranges agree; this
+// records offsets instead of emitting bytes.
 #include "gateway/smtp/mime_layout.h"
 
 #include <openssl/evp.h>
@@ -14,6 +14,7 @@
 #include "unpack/mime/mime_decode.h"
 #include "unpack/mime/mime_header.h"
 #include "unpack/mime/mime_line_reader.h"
+#include "unpack/mime/mime_walk.h"
 
 namespace sandgate::smtp {
 
@@ -21,217 +22,85 @@ namespace {
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-class LayoutWalk {
- public:
-  LayoutWalk(const ByteSource& src, const MimeLayoutOptions& options) : src_(src), opt_(options) {
-    nesting_limit_ = std::clamp(opt_.max_nesting, 1, 1000);
-  }
+MimeWalkLimits walk_limits(const MimeLayoutOptions& opt) {
+  MimeWalkLimits limits;
+  limits.max_nesting = opt.max_nesting;
+  limits.max_parts = opt.max_parts;
+  limits.max_header_bytes = opt.max_header_bytes;
+  limits.max_header_lines = opt.max_header_lines;
+  return limits;
+}
 
-  MimeLayout run() {
-    entity_ = Entity();
-    entity_.path = "1";
-    entity_.is_root = true;
-    LineReader reader(src_);
-    LineFragment f;
-    bool first = true;
-    while (!stop_ && reader.next(&f)) {
-      if (first && !f.term.empty()) layout_.newline = std::string(f.term);
-      first = false;
-      process(f);
-      prev_term_ = f.term.size();
-    }
-    on_end(src_.size());
+// Records, for each part MimeStructureWalk finds, where it lies.
+class LayoutWalk : public MimeStructureWalk {
+ public:
+  explicit LayoutWalk(const MimeLayoutOptions& options) : MimeStructureWalk(walk_limits(options)) {}
+
+  MimeLayout run(const ByteSource& src) {
+    walk(src);
+    layout_.newline = first_newline();
+    layout_.multipart = root_is_multipart();
     return std::move(layout_);
   }
 
  private:
-  enum class State { kHeaders, kBody, kSkip };
-
-  struct Level {
-    std::string boundary;
-    std::string path;  // numeric path of the multipart ("" for the root)
-    bool digest = false;
-    int parts = 0;
-  };
-
-  struct Entity {
-    std::string path;
-    HeaderBlock headers;
-    bool digest_child = false;
-    bool is_root = false;
-    bool first_line = true;
-    size_t header_bytes = 0;
-    size_t header_lines = 0;
-    uint64_t begin = 0;
-    std::string newline = "\r\n";
-  };
-
-
-  void process(const LineFragment& f) {
-    if (f.line_start && f.line_end && !levels_.empty()) {
-      size_t k;
-      bool close;
-      if (match_mime_boundary(f.data, levels_, &k, &close)) {
-        on_boundary(k, close, f);
-        return;
-      }
-    }
-    if (state_ == State::kHeaders) on_header(f);
-    // Body and skipped lines only matter through the offsets of what follows.
-  }
-
-  void on_header(const LineFragment& f) {
-    Entity& e = entity_;
-    e.header_bytes += f.data.size() + f.term.size();
-    if (f.line_start) ++e.header_lines;
-    if (e.header_bytes > opt_.max_header_bytes || e.header_lines > opt_.max_header_lines) {
-      start_body(f.offset);
-      if (!stop_) process(f);
-      return;
-    }
-    if (!f.line_start) {
-      e.headers.append(f.data);
-      return;
-    }
-    if (f.data.empty() && f.line_end) {
-      start_body(f.end_offset());
-      return;
-    }
-    bool first = e.first_line;
-    e.first_line = false;
-    if (first && e.is_root && starts_with(f.data, "From ")) return;  // mbox separator
-    if (!e.headers.add_line(f.data)) {
-      start_body(f.offset);
-      if (!stop_) process(f);
-    }
-  }
-
-  void start_body(uint64_t body_start) {
-    const HeaderBlock& h = entity_.headers;
-    HeaderValue ct = parse_header_value(h.content_type());
-    std::string mime;
-    if (h.has_content_type()) {
-      mime = normalize_mime_type(ct.value);
-      if (mime.empty()) mime = "text/plain";  // RFC 2045 5.2
-    } else {
-      mime = entity_.digest_child ? "message/rfc822" : "text/plain";
-    }
-    std::string cte = parse_header_value(h.transfer_encoding()).value;
-    if (starts_with(mime, "multipart/") && mime != "multipart/encrypted") {
-      const std::string* boundary = ct.param("boundary");
-      bool identity = cte.empty() || cte == "7bit" || cte == "8bit" || cte == "binary";
-      if (boundary != nullptr && !boundary->empty() && boundary->size() <= kMaxMimeBoundary &&
-          identity && static_cast<int>(levels_.size()) < nesting_limit_) {
-        if (entity_.is_root) layout_.multipart = true;
-        Level level;
-        level.boundary = *boundary;
-        level.path = entity_.is_root ? std::string() : entity_.path;
-        level.digest = mime == "multipart/digest";
-        levels_.push_back(std::move(level));
-        state_ = State::kSkip;
-        return;
-      }
-    }
-    begin_leaf(mime, cte, ct, parse_header_value(h.disposition()), body_start);
-  }
-
-  void begin_leaf(const std::string& mime, const std::string& cte, const HeaderValue& ct,
-                  const HeaderValue& disposition, uint64_t body_start) {
+  void begin_leaf(const MimeLeafStart& start) override {
     leaf_ = MimeLeaf();
-    leaf_.number = entity_.path;
-    leaf_.root = entity_.is_root;
-    leaf_.mime = mime;
-    leaf_.encoding = cte;
-    leaf_.disposition = disposition.value;
-    leaf_.entity_begin = entity_.begin;
-    leaf_.body_begin = body_start;
-    leaf_.newline = entity_.newline;
-    // The name exactly as MimeUnpacker::begin_leaf derives it.
-    const std::string* fn = disposition.param("filename");
-    bool extended = disposition.is_extended("filename");
-    if (fn == nullptr) {
-      fn = ct.param("name");
-      extended = ct.is_extended("name");
-    }
-    std::string name;
-    if (fn != nullptr) name = display_name(extended ? *fn : decode_encoded_words(*fn));
-    leaf_.has_file_name = !name.empty();
-    leaf_.name = name.empty() ? "part" + leaf_.number : name;
-    state_ = State::kBody;
+    leaf_.number = start.entity.path;
+    leaf_.root = start.entity.is_root;
+    leaf_.mime = start.mime;
+    leaf_.encoding = start.cte;
+    leaf_.disposition = start.disposition.value;
+    leaf_.entity_begin = start.entity.begin;
+    leaf_.body_begin = start.body_start;
+    leaf_.newline = start.entity.newline;
+    leaf_.has_file_name = !start.file_name.empty();
+    leaf_.name = start.file_name.empty() ? mime_part_name(leaf_.number) : start.file_name;
   }
 
-  // Ends the leaf: its body at body_end (as MimeUnpacker slices it), the
-  // entity at entity_end.
-  void finish_leaf(uint64_t body_end, uint64_t entity_end) {
-    state_ = State::kSkip;
+  void end_leaf(uint64_t body_end, uint64_t entity_end, bool /*at_eof*/) override {
     leaf_.body_end = std::max(body_end, leaf_.body_begin);
     leaf_.entity_end = entity_end;
     layout_.leaves.push_back(std::move(leaf_));
     leaf_ = MimeLeaf();
   }
 
-  void on_boundary(size_t k, bool close, const LineFragment& f) {
-    uint64_t line_offset = f.offset;
-    uint64_t end = line_offset >= prev_term_ ? line_offset - prev_term_ : line_offset;
-    switch (state_) {
-      case State::kBody:
-        finish_leaf(end, end);
-        break;
-      case State::kHeaders:
-        start_body(line_offset);
-        if (state_ == State::kBody) finish_leaf(line_offset, end);
-        break;
-      case State::kSkip:
-        break;
-    }
-    while (levels_.size() > k + 1) levels_.pop_back();  // closed by an outer delimiter
-    if (close) {
-      levels_.pop_back();
-      state_ = State::kSkip;  // the epilogue
-      return;
-    }
-    Level& level = levels_[k];
-    ++level.parts;
-    if (++parts_ > opt_.max_parts) {
-      layout_.complete = false;
-      stop_ = true;
-      return;
-    }
-    entity_ = Entity();
-    entity_.path = (level.path.empty() ? "" : level.path + ".") + std::to_string(level.parts);
-    entity_.digest_child = level.digest;
-    entity_.begin = f.end_offset();
-    entity_.newline = f.term.empty() ? layout_.newline : std::string(f.term);
-    state_ = State::kHeaders;
+  // The unpacker emits the preamble of a multipart without parts as a part of
+  // its own (named after the multipart): a leaf whose entity is the
+  // multipart's. Closed by its own delimiter, the entity runs on through the
+  // epilogue to where the enclosing part ends, so that a notice replacing it
+  // leaves no stray delimiter behind.
+  void on_empty_multipart(const MimeLevel& level, uint64_t end, bool closed) override {
+    MimeLeaf leaf;
+    leaf.number = level.path.empty() ? "1" : level.path;
+    leaf.root = level.path.empty();
+    leaf.name = mime_part_name(leaf.number);
+    leaf.mime = level.mime;
+    leaf.entity_begin = level.entity_begin;
+    leaf.entity_end = end;
+    leaf.body_begin = level.body_start;
+    leaf.body_end = end;
+    leaf.newline = level.newline;
+    layout_.leaves.push_back(std::move(leaf));
+    if (closed) extend_ = layout_.leaves.size() - 1;
   }
 
-  void on_end(uint64_t size) {
-    if (stop_) return;
-    switch (state_) {
-      case State::kBody:
-        finish_leaf(size, size);
-        break;
-      case State::kHeaders:
-        start_body(size);
-        if (state_ == State::kBody) finish_leaf(size, size);
-        break;
-      case State::kSkip:
-        break;
-    }
-    for (const Level& level : levels_) layout_.open_boundaries.push_back(level.boundary);
+  void on_skip_end(uint64_t end) override {
+    if (extend_ < layout_.leaves.size())
+      layout_.leaves[extend_].entity_end = std::max(layout_.leaves[extend_].entity_end, end);
+    extend_ = kNone;
   }
 
-  const ByteSource& src_;
-  const MimeLayoutOptions& opt_;
-  int nesting_limit_ = 12;
-  State state_ = State::kHeaders;
-  Entity entity_;
+  void on_part_limit() override { layout_.complete = false; }
+
+  void on_input_end(const std::vector<MimeLevel>& open) override {
+    for (const MimeLevel& level : open) layout_.open_boundaries.push_back(level.boundary);
+  }
+
+  static constexpr size_t kNone = static_cast<size_t>(-1);
   MimeLeaf leaf_;
-  std::vector<Level> levels_;
   MimeLayout layout_;
-  size_t parts_ = 0;
-  uint64_t prev_term_ = 0;
-  bool stop_ = false;
+  size_t extend_ = kNone;  // an empty multipart's leaf whose entity runs to the skip's end
 };
 
 // SHA-256 over a stream of pieces.
@@ -269,8 +138,8 @@ bool MimeLeaf::identity_encoded() const {
 }
 
 MimeLayout scan_mime_layout(const ByteSource& src, const MimeLayoutOptions& options) {
-  LayoutWalk walk(src, options);
-  return walk.run();
+  LayoutWalk walk(options);
+  return walk.run(src);
 }
 
 LeafDigest leaf_digest(const ByteSourcePtr& src, const MimeLeaf& leaf) {

@@ -6,8 +6,9 @@
 // Guarantees: streaming and bounded (LineReader's 64 KiB fragments, the
 // header field caps of HeaderBlock, the nesting and part limits), whatever the
 // message size; total: malformed input gives a best-effort layout, never an
-// exception. The walk follows MimeUnpacker's rules (RFC 2046 5.1.1 delimiters,
-// innermost boundary first, the same part numbers "1", "2.1" and child names).
+// exception. The walk is MimeUnpacker's own (unpack/mime/mime_walk.h): the
+// same delimiters, part numbers "1", "2.1", names, and parts (a multipart
+// without parts is a leaf holding its preamble, as the unpacker emits it).
 #pragma once
 
 #include <cstddef>

@@ -60,9 +60,9 @@ inline bool is_mime_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 // RFC 2046 5.1.1: a boundary line is "--", the boundary, optionally "--" (the
 // close), then only blanks. levels[k].boundary is the boundary of nesting
 // level k; the innermost (last) is tried first, and an enclosing one also
-// matches (a missing close of an inner multipart). The MIME unpacker and the
-// SMTP strip path's layout walk both call this: where they split a message
-// into parts must agree.
+// matches (a missing close of an inner multipart). Called by
+// MimeStructureWalk (mime_walk.h), which the MIME unpacker and the SMTP strip
+// path's layout share.
 template <typename Levels>
 bool match_mime_boundary(std::string_view line, const Levels& levels, size_t* level, bool* close) {
   if (line.size() < 3 || line[0] != '-' || line[1] != '-') return false;

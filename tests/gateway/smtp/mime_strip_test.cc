@@ -6,8 +6,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <tuple>
+#include <vector>
 
 #include "policies/language/policy_loader.h"
 #include "policies/language/yaml_policy.h"
@@ -547,4 +550,112 @@ TEST_CASE("a notice never starts a line with '-' or '.', whatever the file name"
   t.file_name = "na\xC3\xAFve = -.exe";
   std::string part = notice_part(t, "");
   CHECK(part.find("File: na=C3=AFve =3D -.exe") != std::string::npos);
+}
+
+namespace {
+
+// A part as either side sees it: its name, decoded size and SHA-256.
+using PartKey = std::tuple<std::string, uint64_t, std::string>;
+
+std::vector<PartKey> unpacker_parts(const Report& r) {
+  std::vector<PartKey> parts;
+  for (const Object& o : r.objects)
+    if (o.parent == 0) parts.emplace_back(o.name, o.size, o.sha256);
+  std::sort(parts.begin(), parts.end());
+  return parts;
+}
+
+std::vector<PartKey> layout_parts(const ByteSourcePtr& src) {
+  std::vector<PartKey> parts;
+  for (const MimeLeaf& leaf : scan_mime_layout(*src).leaves) {
+    LeafDigest d = leaf_digest(src, leaf);
+    parts.emplace_back(leaf.name, d.size, d.sha256);
+  }
+  std::sort(parts.begin(), parts.end());
+  return parts;
+}
+
+// Part 2 is a multipart without parts whose preamble is an executable; with
+// `closed` it has its own close delimiter and an epilogue.
+std::string empty_multipart_message(bool closed) {
+  std::string m =
+      "From: a@x.test\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=A\r\n\r\n"
+      "--A\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+      "--A\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n" +
+      kPe + "\r\n";
+  if (closed) m += "--B--\r\nthe epilogue of B\r\n";
+  return m + "--A\r\nContent-Type: text/plain; name=notes.txt\r\n\r\nnotes\r\n--A--\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("layout and unpacker agree on the parts of malformed and unusual messages") {
+  // The strip path locates parts by the unpacker's names and digests; both
+  // walk the message with one state machine (unpack/mime/mime_walk.h), so
+  // every part the scan saw is a leaf of the layout and no other.
+  const std::vector<std::string> messages = {
+      two_attachments("\r\n"),
+      two_attachments("\n"),
+      empty_multipart_message(true),
+      empty_multipart_message(false),
+      // The root multipart has no part at all: its preamble is part1.
+      "Content-Type: multipart/mixed; boundary=Z\r\n\r\nonly a preamble\r\n--Z--\r\n",
+      "Content-Type: multipart/mixed; boundary=Z\r\n\r\nonly a preamble, never closed\r\n",
+      // A part ended inside its header block; a header line that is no field.
+      "Content-Type: multipart/mixed; boundary=H\r\n\r\n--H\r\nContent-Type: text/plain\r\n"
+      "--H\r\nContent-Type: text/plain; name=a.txt\r\nnot a header line\r\nbody\r\n--H--\r\n",
+      // multipart/digest parts default to message/rfc822.
+      "Content-Type: multipart/digest; boundary=D\r\n\r\n--D\r\n\r\nSubject: inner\r\n\r\n"
+      "inner body\r\n--D\r\nContent-Type: text/plain\r\n\r\nplain\r\n--D--\r\n",
+      // An encoded multipart and one without a boundary are read as one part.
+      "Content-Type: multipart/mixed; boundary=E\r\n\r\n--E\r\n"
+      "Content-Type: multipart/mixed; boundary=F\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "LS1GDQpDb250ZW50LVR5cGU6IHRleHQvcGxhaW4NCg0KeA0KLS1GLS0NCg==\r\n--E\r\n"
+      "Content-Type: multipart/alternative\r\n\r\nno boundary here\r\n--E--\r\n",
+      // Nested, the inner one never closed; an mbox separator first.
+      "From sender Mon Jan  1 00:00:00 2024\nContent-Type: multipart/mixed; boundary=O\n\n--O\n"
+      "Content-Type: multipart/alternative; boundary=I\n\n--I\n\ninner\n--O\n"
+      "Content-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.txt\n\nx\n--O--\n",
+      // Not multipart at all.
+      "Subject: plain\r\n\r\njust a body\r\n",
+  };
+  for (const std::string& m : messages) {
+    CAPTURE(m.substr(0, 120));
+    Scanned s(m);
+    std::vector<PartKey> scanned = unpacker_parts(s.report);
+    REQUIRE_FALSE(scanned.empty());
+    CHECK(layout_parts(s.source()) == scanned);
+  }
+}
+
+TEST_CASE("a multipart without parts: its preamble is located and replaced like an attachment") {
+  for (bool closed : {true, false}) {
+    CAPTURE(closed);
+    std::string m = empty_multipart_message(closed);
+    Scanned s(m);
+    REQUIRE(s.report.decision.action == Action::strip);
+    REQUIRE(find_path(s.report, "mail.eml/part2") != nullptr);
+    CHECK(find_path(s.report, "mail.eml/part2")->type.label == "pe");
+    StripPlan plan = s.plan();
+    REQUIRE_MESSAGE(plan.ok, plan.why_not);
+    REQUIRE(plan.targets.size() == 1);
+    const StripTarget& t = plan.targets[0];
+    // The whole of part 2: its header block, the preamble and (closed) its
+    // close delimiter and epilogue, up to the line break before "--A".
+    size_t begin = m.find("Content-Type: multipart/mixed; boundary=B");
+    size_t end = m.find("\r\n--A\r\nContent-Type: text/plain; name=notes.txt");
+    CHECK(t.begin == begin);
+    CHECK(t.end == end);
+    std::string out = s.strip(plan);
+    CHECK(out.substr(0, begin) == m.substr(0, begin));
+    CHECK(out.substr(out.size() - (m.size() - end)) == m.substr(end));
+    CHECK(out.find("--B") == std::string::npos);
+    Report again = s.rescan(out);
+    CHECK(again.decision.action == Action::pass);
+    CHECK_FALSE(has_type(again, "pe"));
+    CHECK_FALSE(has_finding(again, "mime.malformed"));
+    REQUIRE(find_path(again, "mail.eml/notes.txt") != nullptr);
+    CHECK(find_path(again, "mail.eml/notes.txt")->sha256 ==
+          find_path(s.report, "mail.eml/notes.txt")->sha256);
+  }
 }
