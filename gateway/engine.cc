@@ -23,6 +23,7 @@
 #include <set>
 
 #include "analyzers/analyzer.h"
+#include "analyzers/name_util.h"
 #include "analyzers/pe/code_signing.h"
 #include "analyzers/yara/yara_rules.h"
 #include "gateway/uuid.h"
@@ -90,6 +91,13 @@ bool is_document_container(std::string_view label) { return label == "ooxml" || 
 
 std::string join_path(const std::string& parent, const std::string& name) {
   return parent.empty() ? name : parent + "/" + name;
+}
+
+// Extensions browsers open as HTML from the file system or a download.
+bool renders_as_html(std::string_view name) {
+  static constexpr std::string_view kExtensions[] = {"html", "htm", "xhtml", "xht", "shtml", "shtm"};
+  std::string ext = last_extension(leaf_name(name));
+  return std::find(std::begin(kExtensions), std::end(kExtensions), ext) != std::end(kExtensions);
 }
 
 struct ScanState {
@@ -438,6 +446,14 @@ void ScanState::process(size_t idx) {
       if (obj.type.label == "data" && obj.declared_mime == "message/rfc822") {
         obj.type.label = "eml";
         obj.type.mime = "message/rfc822";
+      }
+      // A browser renders a file named .html as a page whatever precedes its
+      // tags (a page of plain text, a NUL), where sniffing reads only the
+      // start. Content that shows no other type is typed html by such a name,
+      // so that the HTML analyzer and the script unpacker read it.
+      if ((obj.type.label == "data" || obj.type.label == "text") && renders_as_html(obj.name)) {
+        obj.type.label = "html";
+        obj.type.mime = "text/html";
       }
     }
   } catch (const std::exception& e) {

@@ -129,6 +129,25 @@ class MailFormats(SandgateCase):
     def objs_named(self, rep, suffix):
         return [o for o in rep["objects"] if o["path"].endswith("/" + suffix)]
 
+    # -- HTML attachments --
+
+    def test_smuggling_page_behind_text_or_a_nul_is_quarantined(self):
+        # A browser renders offer.html as a page whatever precedes its tags;
+        # type sniffing reads only the start. Plain text or one NUL before the
+        # script made the page "text" or "data" and the shipped policy passed it.
+        page = (b"<html><body><script>var b=atob('TVqQAAMAAAAEAAAA');"
+                b"var blob=new Blob([b],{type:'application/octet-stream'});"
+                b"var a=document.createElement('a');a.href=URL.createObjectURL(blob);"
+                b"a.download='Invoice.pdf.exe';a.click();</script></body></html>\n")
+        for i, prefix in enumerate((b"Dear candidate, the offer follows.\n" * 80, b"\0")):
+            rep = self.scan_mail("smuggle%d.eml" % i,
+                                 mail("offer", "See the attached offer.\n", prefix + page, "offer.html",
+                                      ("text", "html")), expect_rc=1)
+            html = self.obj(rep, "smuggle%d.eml/offer.html" % i)
+            self.assertEqual(html["type"]["label"], "html", self.tree(rep))
+            self.assertFinding(html, "html.smuggling")
+            self.assertEqual(rep["verdict"], "quarantine")
+
     # -- TNEF --
 
     def test_winmail_dat_with_exe_is_quarantined(self):

@@ -317,3 +317,27 @@ TEST_CASE("channel mail: the message is unpacked whatever its bytes look like") 
   REQUIRE(find(lie, "lie.eml/part1") != nullptr);
   CHECK(find(lie, "lie.eml/part1")->type.label == "pe");
 }
+
+TEST_CASE("a file named .html is read as a page whatever precedes its tags") {
+  // Browsers render offer.html as HTML; sniffing reads the start only. A page
+  // of plain text or a NUL before a smuggling script once made it "text" or
+  // "data", and the HTML analyzer never saw the script.
+  const std::string page =
+      "<html><body><script>var b=atob(\"TVqQAAMAAAAEAAAA\");"
+      "var blob=new Blob([b],{type:'application/octet-stream'});"
+      "var a=document.createElement('a');a.href=URL.createObjectURL(blob);"
+      "a.download='Invoice.pdf.exe';a.click();</script></body></html>\n";
+  std::string padding;
+  while (padding.size() < 3000) padding += "Dear candidate, please read the offer below.\n";
+  for (const std::string& bytes : {padding + page, "\0"s + page}) {
+    Report r = scan_bytes("offer.html", bytes);
+    CHECK(r.objects[0].type.label == "html");
+    CHECK(has(&r.objects[0], "html.smuggling"));
+    // The same bytes under another name keep the type their content shows.
+    Report other = scan_bytes("offer.txt", bytes);
+    CHECK(other.objects[0].type.label != "html");
+  }
+  // A name never hides a type the content shows.
+  Report pe = scan_bytes("offer.html", make_pe());
+  CHECK(pe.objects[0].type.label == "pe");
+}
