@@ -22,19 +22,10 @@ namespace {
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-MimeWalkLimits walk_limits(const MimeLayoutOptions& opt) {
-  MimeWalkLimits limits;
-  limits.max_nesting = opt.max_nesting;
-  limits.max_parts = opt.max_parts;
-  limits.max_header_bytes = opt.max_header_bytes;
-  limits.max_header_lines = opt.max_header_lines;
-  return limits;
-}
-
 // Records, for each part MimeStructureWalk finds, where it lies.
 class LayoutWalk : public MimeStructureWalk {
  public:
-  explicit LayoutWalk(const MimeLayoutOptions& options) : MimeStructureWalk(walk_limits(options)) {}
+  explicit LayoutWalk(const MimeLayoutOptions& options) : MimeStructureWalk(options) {}
 
   MimeLayout run(const ByteSource& src) {
     walk(src);

@@ -17,17 +17,16 @@
 #include <vector>
 
 #include "unpack/byte_source.h"
+#include "unpack/mime/mime_walk.h"
 
 namespace sandgate::smtp {
 
-struct MimeLayoutOptions {
-  // Multipart levels. MimeUnpacker uses min(32, the policy's depth limit);
-  // 12 is the shipped policy's and the engine's default depth. A different
-  // value only makes deep parts unmatched (held whole), never mismatched.
-  int max_nesting = 12;
-  size_t max_parts = 10000;              // leaves and multiparts together
-  size_t max_header_bytes = 256 * 1024;  // one header block (as MimeUnpacker)
-  size_t max_header_lines = 10000;       // one header block (as MimeUnpacker)
+// The walk's limits, as MimeUnpacker's but for the nesting: it uses
+// min(32, the policy's depth limit); 12 is the shipped policy's and the
+// engine's default depth. A different value only makes deep parts unmatched
+// (held whole), never mismatched.
+struct MimeLayoutOptions : MimeWalkLimits {
+  MimeLayoutOptions() { max_nesting = 12; }
 };
 
 // A leaf part as MimeUnpacker emits it, with where it lies in the message.

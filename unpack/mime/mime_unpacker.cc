@@ -68,12 +68,8 @@ struct Leaf {
 };
 
 MimeWalkLimits walk_limits(const MimeOptions& opt, const UnpackContext& ctx) {
-  MimeWalkLimits limits;
+  MimeWalkLimits limits = opt;
   limits.max_nesting = std::min(opt.max_nesting, ctx.limits().max_depth);
-  limits.max_parts = opt.max_parts;
-  limits.max_header_bytes = opt.max_header_bytes;
-  limits.max_header_lines = opt.max_header_lines;
-  limits.hidden_data_bytes = opt.hidden_data_bytes;
   return limits;
 }
 

@@ -34,17 +34,15 @@
 #include <cstdint>
 #include <string_view>
 
+#include "unpack/mime/mime_walk.h"
 #include "unpack/unpacker.h"
 
 namespace sandgate {
 
-struct MimeOptions {
-  int max_nesting = 32;                  // multipart levels (also capped by Limits::max_depth)
-  size_t max_parts = 10000;              // parts in one message, uuencoded files included
-  size_t max_header_bytes = 256 * 1024;  // one header block
-  size_t max_header_lines = 10000;       // one header block
-  uint64_t hidden_data_bytes = 4096;     // non-blank preamble/epilogue bytes worth a finding
-  size_t max_uu_files = 1000;            // uuencoded files taken from one body
+// The walk's limits (mime_walk.h: nesting, also capped by Limits::max_depth;
+// parts, uuencoded files included; header block caps; hidden data), and:
+struct MimeOptions : MimeWalkLimits {
+  size_t max_uu_files = 1000;  // uuencoded files taken from one body
 };
 
 class MimeUnpacker : public Unpacker {
