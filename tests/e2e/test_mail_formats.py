@@ -8,6 +8,7 @@
 # test time: TNEF byte by byte from MS-OXTNEF, BinHex by an encoder written
 # here from RFC 1741's appendix, zip files with 7zz (AES) and zip (ZipCrypto).
 
+import base64
 import io
 import os
 import shutil
@@ -176,6 +177,32 @@ class MailFormats(SandgateCase):
         rep = self.scan_mail("runs-text.eml", mail("notes", "Attached.\n", b"just notes\r\n", "notes.txt",
                                                    ("text", "plain")), expect_rc=0)
         self.assertEqual(rep["verdict"], "pass")
+
+    # -- ambiguous MIME --
+
+    def test_fields_and_parameters_given_twice_are_held(self):
+        # Sandgate reads the first of two Content-Transfer-Encoding or
+        # Content-Type fields, or boundary parameters; a client that reads the
+        # last one sees an executable that was never scanned. The shipped mail
+        # profile holds such messages (ambiguous-mime) instead of passing them.
+        b64 = base64.encodebytes(PE).replace(b"\n", b"\r\n")
+        head = b"From: a@example.org\r\nTo: b@example.com\r\nSubject: offer\r\nMIME-Version: 1.0\r\n"
+        exe_part = (b"Content-Type: application/octet-stream; name=tool.bin\r\n"
+                    b"Content-Transfer-Encoding: base64\r\n\r\n" + b64)
+        cases = {
+            "cte": head + b"Content-Type: multipart/mixed; boundary=A\r\n\r\n--A\r\n"
+                   b"Content-Type: application/octet-stream; name=tool.bin\r\n"
+                   b"Content-Transfer-Encoding: 7bit\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+                   b64 + b"--A--\r\n",
+            "type": head + b"Content-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=A\r\n\r\n"
+                    b"--A\r\n" + exe_part + b"--A--\r\n",
+            "boundary": head + b"Content-Type: multipart/mixed; boundary=B; boundary=A\r\n\r\n"
+                        b"--A\r\n" + exe_part + b"--A--\r\n",
+        }
+        for name, raw in cases.items():
+            rep = self.scan_mail("ambiguous-%s.eml" % name, raw, expect_rc=1)
+            self.assertEqual(rep["verdict"], "quarantine", self.tree(rep))
+            self.assertIn("ambiguous-mime", [r["rule"] for r in rep["reasons"]], name)
 
     # -- TNEF --
 

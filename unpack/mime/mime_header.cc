@@ -168,6 +168,12 @@ struct Segment {
   bool encoded = false;
 };
 
+void note_duplicate(HeaderValue* hv, const std::string& name) {
+  if (hv->duplicates.size() < 8 &&
+      std::find(hv->duplicates.begin(), hv->duplicates.end(), name) == hv->duplicates.end())
+    hv->duplicates.push_back(name);
+}
+
 }  // namespace
 
 bool HeaderBlock::add_line(std::string_view line) {
@@ -272,7 +278,8 @@ HeaderValue parse_header_value(std::string_view s) {
 
     size_t star = name.find('*');
     if (star == std::string::npos) {
-      plain.emplace(name, std::move(value));
+      auto [it, added] = plain.emplace(name, value);
+      if (!added && it->second != value) note_duplicate(&hv, name);
       continue;
     }
     // RFC 2231 3 and 4: "name*", "name*N" and "name*N*".
@@ -295,8 +302,11 @@ HeaderValue parse_header_value(std::string_view s) {
       seg.encoded = encoded;
     }
     seg.value = std::move(value);
-    if (segmented.size() < kMaxParams || segmented.count(base))
-      segmented[base].emplace(index, std::move(seg));
+    if (segmented.size() < kMaxParams || segmented.count(base)) {
+      auto [it, added] = segmented[base].emplace(index, seg);
+      if (!added && (it->second.value != seg.value || it->second.encoded != seg.encoded))
+        note_duplicate(&hv, base);
+    }
   }
 
   for (auto& [name, value] : plain) {

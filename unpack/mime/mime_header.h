@@ -59,6 +59,9 @@ struct HeaderValue {
   std::map<std::string, std::string> params;
   // Names of the parameters that came in RFC 2231 extended form.
   std::vector<std::string> extended;
+  // Names of the parameters given twice with different values (the first
+  // one is kept): mail clients disagree on which one counts (at most 8).
+  std::vector<std::string> duplicates;
   bool is_extended(std::string_view name) const;
   const std::string* param(std::string_view name) const;
 };

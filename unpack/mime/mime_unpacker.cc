@@ -34,6 +34,9 @@ SANDGATE_DECLARE_FINDINGS({
      "a header block is over the size or line limit; the rest was read as body"},
     {"mime.duplicate_header", Severity::medium,
      "a MIME header field appears twice; mail clients disagree on which one counts"},
+    {"mime.duplicate_parameter", Severity::medium,
+     "a parameter of a MIME header field (boundary, filename) appears twice with different "
+     "values; mail clients disagree on which one counts"},
     {"mime.hidden_data", Severity::low,
      "substantial text in a multipart preamble or epilogue, which mail clients do not show"},
 });

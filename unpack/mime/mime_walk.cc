@@ -100,6 +100,7 @@ void MimeStructureWalk::start_body(uint64_t body_start) {
   const HeaderBlock& h = e.headers;
   on_header_block(e);
   HeaderValue ct = parse_header_value(h.content_type());
+  report_duplicates(ct, "Content-Type", e.path);
   std::string mime;
   if (h.has_content_type()) {
     mime = normalize_mime_type(ct.value);
@@ -143,6 +144,7 @@ void MimeStructureWalk::start_body(uint64_t body_start) {
     }
   }
   HeaderValue disposition = parse_header_value(h.disposition());
+  report_duplicates(disposition, "Content-Disposition", e.path);
   const std::string* fn = disposition.param("filename");
   bool extended = disposition.is_extended("filename");
   if (fn == nullptr) {
@@ -155,6 +157,14 @@ void MimeStructureWalk::start_body(uint64_t body_start) {
   if (fn != nullptr) name = display_name(extended ? *fn : decode_encoded_words(*fn));
   state_ = State::kBody;
   begin_leaf(MimeLeafStart{e, mime, cte, ct, disposition, name, body_start});
+}
+
+void MimeStructureWalk::report_duplicates(const HeaderValue& value, std::string_view field,
+                                          const std::string& path) {
+  for (const std::string& name : value.duplicates)
+    problem("mime.duplicate_parameter",
+            "duplicate " + name + " parameter in " + std::string(field) + "; the first one is used",
+            mime_part_name(path));
 }
 
 void MimeStructureWalk::finish_leaf(uint64_t body_end, uint64_t entity_end, bool at_eof) {

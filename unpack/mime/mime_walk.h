@@ -138,6 +138,7 @@ class MimeStructureWalk {
   void process(const LineFragment& f);
   void on_header(const LineFragment& f);
   void start_body(uint64_t body_start);
+  void report_duplicates(const HeaderValue& value, std::string_view field, const std::string& path);
   void finish_leaf(uint64_t body_end, uint64_t entity_end, bool at_eof);
   void begin_skip();
   void on_skip(const LineFragment& f);

@@ -3,6 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+#include <vector>
+
 #include "unpack/byte_source.h"
 #include "unpack/mime/mime_decode.h"
 #include "unpack/mime/mime_line_reader.h"
@@ -20,6 +23,22 @@ TEST_CASE("parse_header_value: type, quoted and commented parameters") {
   CHECK(v.param("charset")->substr(0, 5) == "utf-8");
   CHECK(normalize_mime_type("text") == "");
   CHECK(normalize_mime_type("text/pl ain") == "");
+}
+
+TEST_CASE("parse_header_value: a parameter given twice keeps the first and is named") {
+  HeaderValue v = parse_header_value("multipart/mixed; boundary=B; Boundary=\"A\"; charset=x");
+  REQUIRE(v.param("boundary") != nullptr);
+  CHECK(*v.param("boundary") == "B");
+  CHECK(v.duplicates == std::vector<std::string>{"boundary"});
+  // Repeated with the same value: nothing to disagree on.
+  CHECK(parse_header_value("text/plain; charset=utf-8; charset=\"utf-8\"").duplicates.empty());
+  // An RFC 2231 segment given twice.
+  HeaderValue d = parse_header_value(
+      "attachment; filename*0=\"a\"; filename*1=\".txt\"; filename*1=\".exe\"");
+  REQUIRE(d.param("filename") != nullptr);
+  CHECK(*d.param("filename") == "a.txt");
+  CHECK(d.duplicates == std::vector<std::string>{"filename"});
+  CHECK(parse_header_value("attachment; filename=a.txt").duplicates.empty());
 }
 
 TEST_CASE("RFC 2231: continuations in order, gaps end the value, charset applied") {

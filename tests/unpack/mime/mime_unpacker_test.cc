@@ -527,6 +527,24 @@ TEST_CASE("headers: folding, duplicates, and a body without the blank line") {
     REQUIRE(ctx->children.size() == 1);
     CHECK(ctx->children[0].info.declared_mime == "text/plain");
   }
+  SUBCASE("boundary given twice: the first wins, with a finding") {
+    auto ctx = unpack_message(
+        "Content-Type: multipart/mixed; boundary=B; boundary=A\n\n--A\n\nx\n--A--\n");
+    CHECK(ctx->has_finding("mime.duplicate_parameter"));
+    REQUIRE(ctx->children.size() == 1);
+    CHECK(ctx->children[0].info.declared_mime == "multipart/mixed");  // its preamble, unsplit
+    auto same = unpack_message(
+        "Content-Type: multipart/mixed; boundary=A; boundary=\"A\"\n\n--A\n\nx\n--A--\n");
+    CHECK_FALSE(same->has_finding("mime.duplicate_parameter"));
+  }
+  SUBCASE("filename given twice in a part") {
+    auto ctx = unpack_message(
+        "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Disposition: attachment; "
+        "filename=cv.pdf; filename=cv.exe\n\nx\n--A--\n");
+    CHECK(ctx->has_finding("mime.duplicate_parameter"));
+    REQUIRE(ctx->children.size() == 1);
+    CHECK(ctx->children[0].info.name == "cv.pdf");
+  }
   SUBCASE("part without headers or blank line") {
     auto ctx = unpack_message(
         "Content-Type: multipart/mixed; boundary=q\n\n--q\nno headers here\n--q--\n");
