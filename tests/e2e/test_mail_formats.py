@@ -199,10 +199,29 @@ class MailFormats(SandgateCase):
             "boundary": head + b"Content-Type: multipart/mixed; boundary=B; boundary=A\r\n\r\n"
                         b"--A\r\n" + exe_part + b"--A--\r\n",
         }
+        # A header block past the reader's caps: the rest is read as body.
+        cases["header-lines"] = (head + b"X-Pad: a\r\n" * 10001 +
+                                 b"Content-Type: multipart/mixed; boundary=A\r\n\r\n--A\r\n" +
+                                 exe_part + b"--A--\r\n")
         for name, raw in cases.items():
             rep = self.scan_mail("ambiguous-%s.eml" % name, raw, expect_rc=1)
             self.assertEqual(rep["verdict"], "quarantine", self.tree(rep))
             self.assertIn("ambiguous-mime", [r["rule"] for r in rep["reasons"]], name)
+
+    def test_multiparts_nested_past_the_depth_limit_are_a_limit(self):
+        # Thirteen nested multiparts: past the depth limit (12) the rest is one
+        # opaque part and the executable inside is never decoded. That is a
+        # limit (limits.depth), held by the shipped on_limit, not a pass.
+        inner = (b"Content-Type: application/octet-stream; name=tool.bin\r\n"
+                 b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(PE).replace(b"\n", b"\r\n"))
+        for i in range(13):
+            b = b"B%d" % i
+            inner = (b"Content-Type: multipart/mixed; boundary=" + b + b"\r\n\r\n--" + b + b"\r\n" +
+                     inner + b"--" + b + b"--\r\n")
+        raw = b"From: a@example.org\r\nTo: b@example.com\r\nSubject: deep\r\nMIME-Version: 1.0\r\n" + inner
+        rep = self.scan_mail("deep.eml", raw, expect_rc=1)
+        self.assertEqual(rep["verdict"], "quarantine", self.tree(rep))
+        self.assertIn("limits.depth", rep["limits"]["hit"])
 
     # -- TNEF --
 

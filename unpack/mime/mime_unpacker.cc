@@ -275,6 +275,16 @@ class MimeWalk : public MimeStructureWalk {
       stop();
   }
 
+  void on_nesting_limit() override {
+    // The nesting cap is the policy's depth limit (or 32): a depth limit, so
+    // that the policy's on_limit decides about the parts never seen.
+    if (nesting_limit_reported_) return;
+    nesting_limit_reported_ = true;
+    ctx_.add_finding(make_finding("limits.depth",
+                                  "multiparts nested deeper than the limit; the parts inside were not read",
+                                  std::to_string(limits().max_nesting) + " levels"));
+  }
+
   void on_part_limit() override {
     // Also a limit, so that the policy's on_limit decides: parts past it
     // are never seen, and the engine's own object limit may be higher.
@@ -288,6 +298,7 @@ class MimeWalk : public MimeStructureWalk {
   const MimeOptions& opt_;
   Leaf leaf_;
   std::map<std::string, int> reports_;
+  bool nesting_limit_reported_ = false;
 };
 
 }  // namespace

@@ -128,6 +128,7 @@ void MimeStructureWalk::start_body(uint64_t body_start) {
               "multipart nesting over " + std::to_string(limits_.max_nesting) +
                   " levels; the rest is one part",
               mime_part_name(e.path));
+      on_nesting_limit();
     } else {
       if (e.is_root) root_multipart_ = true;
       MimeLevel level;

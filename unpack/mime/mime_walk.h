@@ -117,6 +117,9 @@ class MimeStructureWalk {
   virtual void on_skip_end(uint64_t end) { (void)end; }
   // The part limit was passed: the walk stops after this.
   virtual void on_part_limit() {}
+  // A multipart nested deeper than max_nesting is read as one opaque part:
+  // the parts inside it are not seen.
+  virtual void on_nesting_limit() {}
   // The end of input, with the multiparts still open (no closing delimiter),
   // outermost first. Not called when the walk was stopped.
   virtual void on_input_end(const std::vector<MimeLevel>& open) { (void)open; }

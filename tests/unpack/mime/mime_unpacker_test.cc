@@ -326,6 +326,9 @@ TEST_CASE("10k-deep nesting is bounded and produces one opaque part") {
   msg += "Content-Type: text/plain\n\ndeep\n";
   auto ctx = unpack_message(msg);
   CHECK(ctx->has_finding("mime.nesting"));
+  // A depth limit: the parts inside the opaque one are never seen, so the
+  // policy's on_limit decides.
+  CHECK(ctx->has_finding("limits.depth"));
   // Limits::max_depth (12) is below the parser's own 32.
   REQUIRE(ctx->children.size() == 1);
   CHECK(ctx->children[0].info.name == "part" + [] {
@@ -349,8 +352,17 @@ TEST_CASE("nesting limit of the parser applies when the depth limit is higher") 
   opt.max_nesting = 5;
   auto ctx = unpack_message(msg, opt, limits);
   CHECK(ctx->has_finding("mime.nesting"));
+  CHECK(ctx->has_finding("limits.depth"));
   REQUIRE(ctx->children.size() == 1);
   CHECK(ctx->children[0].info.name == "part1.1.1.1.1");
+  // Exactly at the cap: no limit.
+  std::string five;
+  for (int i = 0; i < 5; ++i)
+    five += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\n\n--b" +
+            std::to_string(i) + "\n";
+  auto at_cap = unpack_message(five + "Content-Type: text/plain\n\nx\n", opt, limits);
+  CHECK_FALSE(at_cap->has_finding("mime.nesting"));
+  CHECK_FALSE(at_cap->has_finding("limits.depth"));
 }
 
 TEST_CASE("part count bomb stops at the cap") {
