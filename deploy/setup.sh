@@ -25,7 +25,7 @@ PACKAGES=(
   libpoco-dev libarchive-dev libmagic-dev libmagic-mgc libssl-dev doctest-dev
   libyaml-cpp-dev libyara-dev libqpdf-dev libseccomp-dev libpq-dev
   libvhdi-dev libfsntfs-dev libfshfs-dev libfsapfs-dev
-  python3 file zip unzip 7zip genisoimage xorriso cpio gcab lhasa
+  python3 file zip unzip 7zip genisoimage xorriso cpio gcab lhasa arj
   gzip bzip2 xz-utils zstd lz4 lzip
   gcc-mingw-w64-x86-64-win32 osslsigncode openssl curl
   clang libclang-rt-14-dev lld

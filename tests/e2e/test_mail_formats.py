@@ -223,6 +223,29 @@ class MailFormats(SandgateCase):
         self.assertEqual(rep["verdict"], "quarantine", self.tree(rep))
         self.assertIn("limits.depth", rep["limits"]["hit"])
 
+    # -- ARJ --
+
+    def test_arj_attachment_is_opened_and_its_executable_found(self):
+        # No Debian library reads ARJ and it was passed unopened; recipients
+        # open it with WinRAR or 7-Zip. Read by the confined 7zz now.
+        work = self.workdir("arj")
+        with open(os.path.join(work, "Invoice.pdf.exe"), "wb") as f:
+            f.write(PE)
+        with open(os.path.join(work, "readme.txt"), "wb") as f:
+            f.write(TEXT)
+        subprocess.run(["arj", "a", "-y", "docs.arj", "Invoice.pdf.exe", "readme.txt"], cwd=work,
+                       check=True, capture_output=True)
+        with open(os.path.join(work, "docs.arj"), "rb") as f:
+            arj = f.read()
+        rep = self.scan_mail("arj.eml", mail("docs", "Attached.\n", arj, "docs.arj"), expect_rc=1)
+        self.assertEqual(self.obj(rep, "arj.eml/docs.arj")["type"]["label"], "arj")
+        exe = self.obj(rep, "arj.eml/docs.arj/Invoice.pdf.exe")
+        self.assertEqual(exe["type"]["label"], "pe")
+        self.assertBytes(exe, PE)
+        self.assertBytes(self.obj(rep, "arj.eml/docs.arj/readme.txt"), TEXT)
+        self.assertEqual(rep["verdict"], "quarantine")
+        self.assertTrue(any(r["object"] == exe["path"] for r in rep["reasons"]), rep["reasons"])
+
     # -- TNEF --
 
     def test_winmail_dat_with_exe_is_quarantined(self):

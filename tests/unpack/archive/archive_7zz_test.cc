@@ -1,6 +1,7 @@
 // Tests for the archive unpacker's use of the confined 7zz on encrypted 7z:
 // the password candidates open it, and no 7zz run outlives the scan's time
-// (UnpackContext::seconds_left). The 7z is made with 7zz at test time; the
+// (UnpackContext::seconds_left); and of the ARJ unpacker, which reads ARJ
+// with it. The 7z is made with 7zz and the ARJ with arj at test time; the
 // tests are skipped where 7zz is not installed.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
@@ -12,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/unpack/mime/mime_test_util.h"
 #include "unpack/confined_7zz.h"
@@ -95,6 +98,69 @@ TEST_CASE("a 7zz run gets what is left of the scan, at most the whole limit") {
   CHECK(sevenzip::run_budget(ctx) == doctest::Approx(1.0));
   ctx.left = -0.5;
   CHECK(sevenzip::run_budget(ctx) == 0.0);
+}
+
+// An ARJ archive of `files` (name, bytes), made by Debian's arj at test time.
+std::string make_arj(const std::vector<std::pair<std::string, std::string>>& files) {
+  REQUIRE_MESSAGE(std::system("command -v arj >/dev/null 2>&1") == 0,
+                  "arj is not installed (deploy/setup.sh installs it)");
+  char tmpl[] = "/tmp/sandgate-arj-test-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string dir = tmpl;
+  std::string names;
+  for (const auto& [name, bytes] : files) {
+    std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
+    names += " '" + name + "'";
+  }
+  std::string cmd = "cd " + dir + " && arj a -y a.arj" + names + " >/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  std::ifstream f(dir + "/a.arj", std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::system(("rm -rf " + dir).c_str());
+  return ss.str();
+}
+
+void unpack_arj(const std::string& bytes, TimedContext& ctx) {
+  Object obj;
+  obj.name = "docs.arj";
+  obj.type = detect_type(*memory_source(bytes));
+  REQUIRE(obj.type.label == "arj");
+  obj.size = bytes.size();
+  obj.bytes = memory_source(bytes);
+  auto u = UnpackerRegistry::instance().create("arj");
+  REQUIRE(u != nullptr);
+  u->unpack(obj, ctx);
+}
+
+TEST_CASE("ARJ: every file is a child, read by the confined 7zz") {
+  if (sevenzip::find_tool().empty()) return;  // no 7zz here
+  std::string exe = "MZ" + std::string(20000, '\x90');
+  std::string arj = make_arj({{"Invoice.pdf.exe", exe}, {"readme.txt", "hello\n"}});
+  TimedContext ctx;
+  unpack_arj(arj, ctx);
+  CHECK_FALSE(ctx.has_finding("unpack.error"));
+  REQUIRE(ctx.child("Invoice.pdf.exe") != nullptr);
+  CHECK(ctx.child("Invoice.pdf.exe")->bytes == exe);
+  REQUIRE(ctx.child("readme.txt") != nullptr);
+  CHECK(ctx.child("readme.txt")->bytes == "hello\n");
+}
+
+TEST_CASE("ARJ: a damaged archive is an error, and what was readable is kept") {
+  if (sevenzip::find_tool().empty()) return;
+  std::string arj = make_arj({{"a.txt", std::string(3000, 'a')}, {"b.txt", std::string(3000, 'b')}});
+  for (size_t cut : {arj.size() / 2, arj.size() - 10, size_t{40}}) {
+    CAPTURE(cut);
+    TimedContext ctx;
+    unpack_arj(arj.substr(0, cut), ctx);
+    CHECK(ctx.has_finding("unpack.error"));
+  }
+  // Past the limits: nothing is extracted.
+  TimedContext small;
+  small.limit_values.max_objects = 1;
+  unpack_arj(arj, small);
+  CHECK(small.has_finding("unpack.error"));
+  CHECK(small.children.empty());
 }
 
 }  // namespace
