@@ -62,7 +62,7 @@ class TypeAnalyzer final : public Analyzer {
     if (is_executable_label(label)) {
       obj.findings.push_back(make_finding("type.executable", "content is " + label, obj.path));
     } else if (runs_as_script(obj)) {
-      // Windows runs a text file named .vbs/.js/.bat... with its script host on a
+      // Windows runs a file named .vbs/.js/.bat... with its script host on a
       // double-click, whatever the content detector could prove.
       obj.findings.push_back(make_finding(
           "type.executable", "text named ." + last_extension(obj.name) + " runs as a script",
@@ -76,8 +76,11 @@ class TypeAnalyzer final : public Analyzer {
   static bool runs_as_script(const Object& obj) {
     static constexpr std::array<std::string_view, 12> kScriptExt = {
         "js", "jse", "vbs", "vbe", "wsf", "wsh", "hta", "bat", "cmd", "ps1", "psm1", "sct"};
-    if (obj.type.label != "text" && obj.type.label != "html" && obj.type.label != "xml")
-      return false;
+    // "data" too: one control byte (a NUL in a comment, a stray byte before
+    // "@echo off") makes a script fail the text checks, and the script host
+    // still runs it.
+    const std::string& l = obj.type.label;
+    if (l != "text" && l != "html" && l != "xml" && l != "data") return false;
     std::string ext = last_extension(obj.name);
     return std::find(kScriptExt.begin(), kScriptExt.end(), ext) != kScriptExt.end();
   }

@@ -48,6 +48,11 @@ TEST_CASE("executables are flagged by content, not name") {
   CHECK(analyze("run.HTA", "html").has_finding("type.executable"));
   CHECK_FALSE(analyze("notes.txt", "text").has_finding("type.executable"));
   CHECK_FALSE(analyze("photo.js", "png").has_finding("type.executable"));
+  // One control byte makes a script "data" to the text checks; Windows still
+  // hands it to the script host by its name.
+  CHECK(analyze("run.bat", "data").has_finding("type.executable"));
+  CHECK(analyze("invoice.js", "data").has_finding("type.executable"));
+  CHECK_FALSE(analyze("blob.bin", "data").has_finding("type.executable"));
 }
 
 TEST_CASE("names and declared types that disagree with the content are findings") {

@@ -223,6 +223,20 @@ class MailFormats(SandgateCase):
         self.assertEqual(rep["verdict"], "quarantine", self.tree(rep))
         self.assertIn("limits.depth", rep["limits"]["hit"])
 
+    # -- scripts --
+
+    def test_scripts_with_a_control_byte_are_still_scripts(self):
+        # One NUL or control byte made a script "data" to the text checks, and
+        # the shipped mail profile passed it; the script host runs it anyway.
+        scripts = {"run.bat": b"\x00\r\n@echo off\r\nstart calc\r\n",
+                   "run.js": b"/*\x01\x02*/ new ActiveXObject('WScript.Shell').Run('calc');\r\n",
+                   "run.vbs": b"' \x00\r\nCreateObject(\"WScript.Shell\").Run \"calc\"\r\n"}
+        for i, (name, data) in enumerate(sorted(scripts.items())):
+            rep = self.scan_mail("script%d.eml" % i, mail("run", "Attached.\n", data, name), expect_rc=1)
+            obj = self.obj(rep, "script%d.eml/%s" % (i, name))
+            self.assertFinding(obj, "type.executable")
+            self.assertEqual(rep["verdict"], "quarantine", self.tree(rep))
+
     # -- ARJ --
 
     def test_arj_attachment_is_opened_and_its_executable_found(self):
