@@ -29,6 +29,8 @@ SANDGATE_DECLARE_FINDINGS({
     {"pdf.gotor", Severity::low, "the PDF links to another document (GoToR/GoToE)"},
     {"pdf.uri", Severity::info, "the PDF contains URI links"},
     {"pdf.encrypted", Severity::low, "the PDF is encrypted (opened with the empty user password)"},
+    {"pdf.password", Severity::medium,
+     "the PDF opens only with a password: its content (attachments, scripts) was not analysed"},
     {"pdf.malformed", Severity::medium,
      "qpdf could not parse the PDF cleanly; a raw keyword scan was used"},
     {"pdf.incomplete", Severity::high,
@@ -76,6 +78,11 @@ class PdfAnalyzer final : public Analyzer {
                                  f.incomplete_reason));
     if (f.encrypted)
       out.push_back(make_finding("pdf.encrypted", "the PDF is encrypted"));
+    if (f.needs_password)
+      out.push_back(make_finding("pdf.password",
+                                 "the PDF needs a password to open: only its unencrypted keywords "
+                                 "were scanned",
+                                 f.parse_error.substr(0, 200)));
     if (!f.javascript.empty())
       out.push_back(make_finding("pdf.javascript",
                                  std::to_string(std::max(f.javascript.size(), f.javascript_count)) +

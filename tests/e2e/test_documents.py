@@ -328,6 +328,18 @@ class Documents(SandgateCase):
         root = self.obj(rep, "cv.pdf")
         self.assertEqual(root.get("facts", {}).get("pdf.parsed"), "true")
 
+    def test_password_protected_pdf_is_held(self):
+        # Its attachment and scripts cannot be read without the password: held
+        # by the shipped mail profile as an encrypted archive is.
+        with open(os.path.join(ROOT, "tests", "e2e", "data", "pdf", "locked.pdf"), "rb") as f:
+            data = f.read()
+        p = self.write("offer.pdf", data)
+        res, rep = self.scan1(p, args=("--policy", SHIPPED, "--profile", "mail"), expect_rc=1,
+                              builtin=False)
+        self.assertFinding(self.obj(rep, "offer.pdf"), "pdf.password", "medium")
+        self.assertEqual(rep["verdict"], "quarantine")
+        self.assertIn("encrypted-archives", [r["rule"] for r in rep["reasons"]])
+
     def test_many_pdfs_in_one_scan_print_each_report_once(self):
         # qpdf flushes std::cout from the scan threads when a document's logger
         # goes away; with an unsynchronised cout that raced the report printer

@@ -7,6 +7,7 @@
 #include <qpdf/JSON.hh>
 #include <qpdf/Pipeline.hh>
 #include <qpdf/QPDF.hh>
+#include <qpdf/QPDFExc.hh>
 #include <qpdf/QPDFLogger.hh>
 #include <qpdf/QPDFObjectHandle.hh>
 #include <qpdf/QPDFXRefEntry.hh>
@@ -465,6 +466,9 @@ std::unique_ptr<QPDF> open_qpdf(ByteSourcePtr src, PdfFeatures& f) {
     f.parsed = true;
     f.encrypted = q->isEncrypted();
     return q;
+  } catch (const QPDFExc& e) {
+    f.parse_error = e.what();
+    if (e.getErrorCode() == qpdf_e_password) f.needs_password = f.encrypted = true;
   } catch (const std::exception& e) {
     f.parse_error = e.what();
   } catch (...) {

@@ -40,6 +40,7 @@ struct PdfFeatures {
   size_t warnings = 0;
   bool raw_scanned = false;      // the keyword fallback ran
   bool encrypted = false;
+  bool needs_password = false;   // encrypted with a user password: not opened
   bool incomplete = false;       // a bound stopped the walk
   std::string incomplete_reason;
   uint64_t objects = 0;          // objects in the cross-reference table

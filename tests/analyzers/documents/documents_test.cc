@@ -11,6 +11,10 @@
 #include <chrono>
 #include <random>
 
+#include <qpdf/Buffer.hh>
+#include <qpdf/QPDF.hh>
+#include <qpdf/QPDFWriter.hh>
+
 #include "analyzers/analyzer.h"
 #include "analyzers/lnk/lnk_parser.h"
 #include "tests/analyzers/documents/document_fixtures.h"
@@ -156,6 +160,33 @@ TEST_CASE("PDF: embedded file becomes a child named by /UF") {
   CHECK(r->ctx.children[0].info.name == "invoice.exe");
   CHECK(r->ctx.children[0].info.declared_size == static_cast<int64_t>(pe.size()));
   CHECK(r->ctx.children[0].bytes == pe);
+}
+
+// The PDF encrypted by qpdf (AES-256, R6) with `user` as its user password.
+std::string encrypted_pdf(const std::string& pdf, const char* user) {
+  QPDF q;
+  q.processMemoryFile("fixture.pdf", pdf.data(), pdf.size());
+  QPDFWriter w(q);
+  w.setOutputMemory();
+  w.setR6EncryptionParameters(user, "owner-password", true, true, true, true, true, true,
+                              qpdf_r3p_full, true);
+  w.write();
+  auto buf = w.getBufferSharedPointer();
+  return std::string(reinterpret_cast<const char*>(buf->getBuffer()), buf->getSize());
+}
+
+TEST_CASE("PDF: a password-protected PDF is pdf.password; the empty user password opens") {
+  std::string pe = minimal_pe();
+  std::string plain = pdf_embedded(pe, "invoice.exe");
+  auto locked = run(encrypted_pdf(plain, "secret"));
+  CHECK(locked->has("pdf.encrypted"));
+  CHECK(locked->has("pdf.password"));
+  CHECK(locked->ctx.children.empty());  // the attachment cannot be reached
+  auto open = run(encrypted_pdf(plain, ""));
+  CHECK(open->has("pdf.encrypted"));
+  CHECK_FALSE(open->has("pdf.password"));
+  REQUIRE(open->ctx.children.size() == 1);
+  CHECK(open->ctx.children[0].bytes == pe);
 }
 
 TEST_CASE("PDF: URIs are listed; a clean PDF has no high finding") {
