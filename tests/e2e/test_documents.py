@@ -339,6 +339,11 @@ class Documents(SandgateCase):
         self.assertFinding(self.obj(rep, "offer.pdf"), "pdf.password", "medium")
         self.assertEqual(rep["verdict"], "quarantine")
         self.assertIn("encrypted-archives", [r["rule"] for r in rep["reasons"]])
+        # A portal upload too: a PDF is an accepted CV format, but not one that
+        # cannot be read.
+        rep = self.scan_upload("cv.pdf", data, expect_rc=1)
+        self.assertEqual(rep["verdict"], "quarantine")
+        self.assertIn("active-content", [r["rule"] for r in rep["reasons"]])
 
     def test_many_pdfs_in_one_scan_print_each_report_once(self):
         # qpdf flushes std::cout from the scan threads when a document's logger
