@@ -11,13 +11,10 @@
 #include <chrono>
 #include <random>
 
-#include <qpdf/Buffer.hh>
-#include <qpdf/QPDF.hh>
-#include <qpdf/QPDFWriter.hh>
-
 #include "analyzers/analyzer.h"
 #include "analyzers/lnk/lnk_parser.h"
 #include "tests/analyzers/documents/document_fixtures.h"
+#include "tests/analyzers/documents/encrypted_pdf.h"
 #include "unpack/pdf/pdf_document.h"
 #include "unpack/script/script_decode.h"
 #include "unpack/type_detect.h"
@@ -160,19 +157,6 @@ TEST_CASE("PDF: embedded file becomes a child named by /UF") {
   CHECK(r->ctx.children[0].info.name == "invoice.exe");
   CHECK(r->ctx.children[0].info.declared_size == static_cast<int64_t>(pe.size()));
   CHECK(r->ctx.children[0].bytes == pe);
-}
-
-// The PDF encrypted by qpdf (AES-256, R6) with `user` as its user password.
-std::string encrypted_pdf(const std::string& pdf, const char* user) {
-  QPDF q;
-  q.processMemoryFile("fixture.pdf", pdf.data(), pdf.size());
-  QPDFWriter w(q);
-  w.setOutputMemory();
-  w.setR6EncryptionParameters(user, "owner-password", true, true, true, true, true, true,
-                              qpdf_r3p_full, true);
-  w.write();
-  auto buf = w.getBufferSharedPointer();
-  return std::string(reinterpret_cast<const char*>(buf->getBuffer()), buf->getSize());
 }
 
 TEST_CASE("PDF: a password-protected PDF is pdf.password; the empty user password opens") {
