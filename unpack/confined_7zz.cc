@@ -331,4 +331,21 @@ void stream_into(int fd, ChildWriter& child, const std::function<void(std::strin
   }
 }
 
+uint64_t emit_extracted(UnpackContext& ctx, const std::string& dir,
+                        const std::map<std::string, Listed>& listing) {
+  uint64_t emitted = 0;
+  walk_files(ctx, dir, {}, [&](int fd, const std::string& rel) {
+    ChildInfo info;
+    info.name = rel;
+    auto it = listing.find(rel);
+    if (it != listing.end()) info.declared_size = static_cast<int64_t>(it->second.size);
+    auto child = ctx.begin_child(std::move(info));
+    if (!child) return;
+    ++emitted;
+    stream_into(fd, *child);
+    child->finish();
+  });
+  return emitted;
+}
+
 }  // namespace sandgate::sevenzip

@@ -100,4 +100,10 @@ void walk_files(UnpackContext& ctx, const std::string& dir,
 void stream_into(int fd, ChildWriter& child,
                  const std::function<void(std::string_view head)>& first = {});
 
+// Emits every regular file under `dir` (walk_files) as a child named by its
+// relative path, with the size the listing declared for it. Returns how many
+// children were started.
+uint64_t emit_extracted(UnpackContext& ctx, const std::string& dir,
+                        const std::map<std::string, Listed>& listing);
+
 }  // namespace sandgate::sevenzip

@@ -599,18 +599,7 @@ class ArchiveUnpacker final : public Unpacker {
     if (!extracted.ok)
       ctx.add_finding(make_finding("unpack.error", "7zz could not extract the whole " + obj.type.label,
                                    extracted.error));
-    uint64_t emitted = 0;
-    sevenzip::walk_files(ctx, scratch.dir() + "/out", {}, [&](int fd, const std::string& rel) {
-      ChildInfo info;
-      info.name = rel;
-      auto it = listing.find(rel);
-      if (it != listing.end()) info.declared_size = static_cast<int64_t>(it->second.size);
-      auto child = ctx.begin_child(std::move(info));
-      if (!child) return;
-      ++emitted;
-      sevenzip::stream_into(fd, *child);
-      child->finish();
-    });
+    uint64_t emitted = sevenzip::emit_extracted(ctx, scratch.dir() + "/out", listing);
     if (emitted == 0 && obj.size > 4096)
       ctx.add_finding(make_finding("unpack.no_entries",
                                    "no entries in a " + std::to_string(obj.size) + "-byte " +

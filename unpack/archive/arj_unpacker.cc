@@ -53,18 +53,7 @@ class ArjUnpacker final : public Unpacker {
     sevenzip::RunResult x = sevenzip::run({tool, "x", "-bd", "-aou", "-tArj", "-oout", "archive.arj"},
                                           scratch.dir(), lim, seconds, false);
     if (!x.ok) fail(x.error);  // still emit what was extracted
-    uint64_t emitted = 0;
-    sevenzip::walk_files(ctx, scratch.dir() + "/out", {}, [&](int fd, const std::string& rel) {
-      ChildInfo info;
-      info.name = rel;
-      auto it = listing.find(rel);
-      if (it != listing.end()) info.declared_size = static_cast<int64_t>(it->second.size);
-      auto child = ctx.begin_child(std::move(info));
-      if (!child) return;
-      ++emitted;
-      sevenzip::stream_into(fd, *child);
-      child->finish();
-    });
+    uint64_t emitted = sevenzip::emit_extracted(ctx, scratch.dir() + "/out", listing);
     if (emitted == 0 && declared.files > 0)
       fail("7zz listed " + std::to_string(declared.files) + " files and extracted none");
   }

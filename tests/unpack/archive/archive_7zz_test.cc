@@ -31,22 +31,29 @@ class TimedContext : public testing::RecordingContext {
   double seconds_left() const override { return left; }
 };
 
-// An encrypted 7z (data and names) of one file, made by 7zz; "" without 7zz.
-std::string encrypted_7z(const std::string& password) {
-  std::string tool = sevenzip::find_tool();
-  if (tool.empty()) return {};
+// Writes `files` (name, bytes) into a scratch directory, runs `command` there
+// (which must make `archive`), and returns the archive's bytes.
+std::string make_with_tool(const std::vector<std::pair<std::string, std::string>>& files,
+                           const std::string& command, const std::string& archive) {
   char tmpl[] = "/tmp/sandgate-7zz-test-XXXXXX";
   REQUIRE(mkdtemp(tmpl) != nullptr);
   std::string dir = tmpl;
-  std::ofstream(dir + "/Invoice.pdf.exe", std::ios::binary) << "MZ" << std::string(4000, 'x');
-  std::string cmd = "cd " + dir + " && " + tool + " a -bd -p" + password +
-                    " -mhe=on a.7z Invoice.pdf.exe >/dev/null 2>&1";
+  for (const auto& [name, bytes] : files) std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
+  std::string cmd = "cd " + dir + " && " + command + " >/dev/null 2>&1";
   REQUIRE(std::system(cmd.c_str()) == 0);
-  std::ifstream f(dir + "/a.7z", std::ios::binary);
+  std::ifstream f(dir + "/" + archive, std::ios::binary);
   std::stringstream ss;
   ss << f.rdbuf();
   std::system(("rm -rf " + dir).c_str());
   return ss.str();
+}
+
+// An encrypted 7z (data and names) of one file, made by 7zz; "" without 7zz.
+std::string encrypted_7z(const std::string& password) {
+  std::string tool = sevenzip::find_tool();
+  if (tool.empty()) return {};
+  return make_with_tool({{"Invoice.pdf.exe", "MZ" + std::string(4000, 'x')}},
+                        tool + " a -bd -p" + password + " -mhe=on a.7z Invoice.pdf.exe", "a.7z");
 }
 
 void unpack_7z(const std::string& bytes, TimedContext& ctx) {
@@ -104,21 +111,9 @@ TEST_CASE("a 7zz run gets what is left of the scan, at most the whole limit") {
 std::string make_arj(const std::vector<std::pair<std::string, std::string>>& files) {
   REQUIRE_MESSAGE(std::system("command -v arj >/dev/null 2>&1") == 0,
                   "arj is not installed (deploy/setup.sh installs it)");
-  char tmpl[] = "/tmp/sandgate-arj-test-XXXXXX";
-  REQUIRE(mkdtemp(tmpl) != nullptr);
-  std::string dir = tmpl;
   std::string names;
-  for (const auto& [name, bytes] : files) {
-    std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
-    names += " '" + name + "'";
-  }
-  std::string cmd = "cd " + dir + " && arj a -y a.arj" + names + " >/dev/null 2>&1";
-  REQUIRE(std::system(cmd.c_str()) == 0);
-  std::ifstream f(dir + "/a.arj", std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::system(("rm -rf " + dir).c_str());
-  return ss.str();
+  for (const auto& file : files) names += " '" + file.first + "'";
+  return make_with_tool(files, "arj a -y a.arj" + names, "a.arj");
 }
 
 void unpack_arj(const std::string& bytes, TimedContext& ctx) {
