@@ -56,17 +56,20 @@ std::string encrypted_7z(const std::string& password) {
                         tool + " a -bd -p" + password + " -mhe=on a.7z Invoice.pdf.exe", "a.7z");
 }
 
-void unpack_7z(const std::string& bytes, TimedContext& ctx) {
+// Unpacks `bytes`, which must be typed `label`, with that label's unpacker.
+void unpack_as(const std::string& label, const std::string& bytes, TimedContext& ctx) {
   Object obj;
-  obj.name = "a.7z";
+  obj.name = "archive." + label;
   obj.type = detect_type(*memory_source(bytes));
-  REQUIRE(obj.type.label == "7z");
+  REQUIRE(obj.type.label == label);
   obj.size = bytes.size();
   obj.bytes = memory_source(bytes);
-  auto u = UnpackerRegistry::instance().create("7z");
+  auto u = UnpackerRegistry::instance().create(label);
   REQUIRE(u != nullptr);
   u->unpack(obj, ctx);
 }
+
+void unpack_7z(const std::string& bytes, TimedContext& ctx) { unpack_as("7z", bytes, ctx); }
 
 TEST_CASE("a candidate opens an encrypted 7z while the scan has time") {
   std::string z = encrypted_7z("Secret123");
@@ -116,17 +119,7 @@ std::string make_arj(const std::vector<std::pair<std::string, std::string>>& fil
   return make_with_tool(files, "arj a -y a.arj" + names, "a.arj");
 }
 
-void unpack_arj(const std::string& bytes, TimedContext& ctx) {
-  Object obj;
-  obj.name = "docs.arj";
-  obj.type = detect_type(*memory_source(bytes));
-  REQUIRE(obj.type.label == "arj");
-  obj.size = bytes.size();
-  obj.bytes = memory_source(bytes);
-  auto u = UnpackerRegistry::instance().create("arj");
-  REQUIRE(u != nullptr);
-  u->unpack(obj, ctx);
-}
+void unpack_arj(const std::string& bytes, TimedContext& ctx) { unpack_as("arj", bytes, ctx); }
 
 TEST_CASE("ARJ: every file is a child, read by the confined 7zz") {
   if (sevenzip::find_tool().empty()) return;  // no 7zz here
