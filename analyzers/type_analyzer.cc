@@ -65,7 +65,7 @@ class TypeAnalyzer final : public Analyzer {
       // Windows runs a file named .vbs/.js/.bat... with its script host on a
       // double-click, whatever the content detector could prove.
       obj.findings.push_back(make_finding(
-          "type.executable", "text named ." + last_extension(obj.name) + " runs as a script",
+          "type.executable", "named ." + last_extension(obj.name) + ": runs as a script",
           obj.path));
     }
     check_extension(obj);

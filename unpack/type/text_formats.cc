@@ -97,18 +97,20 @@ bool is_email(std::string_view s) {
     pos = nl == std::string_view::npos ? s.size() : nl + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) break;  // end of the header section
-    if (!is_texty(line)) return false;
+    // The cheap structural checks first: most files fail on their first line
+    // without a scan of the whole line.
     if (line[0] == ' ' || line[0] == '\t') {
-      if (fields == 0) return false;
+      if (fields == 0 || !is_texty(line)) return false;
       continue;
     }
-    size_t colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos || colon > 76) return false;
+    size_t colon = line.substr(0, 77).find(':');
+    if (colon == 0 || colon == std::string_view::npos) return false;
     std::string name(line.substr(0, colon));
     for (char& c : name) {
       if (static_cast<uint8_t>(c) <= 32 || static_cast<uint8_t>(c) > 126) return false;
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
     }
+    if (!is_texty(line.substr(colon + 1))) return false;
     ++fields;
     for (size_t i = 0; i < std::size(kKnown); ++i)
       if (name == kKnown[i]) seen |= 1u << i;
